@@ -1,0 +1,221 @@
+metadata description = 'FunctionsAuth: the OAuth refresh backend on Azure Functions Flex Consumption. Identity-only access to Storage, Key Vault and Application Insights; no keys or connection strings anywhere.'
+
+targetScope = 'resourceGroup'
+
+@description('One OAuth provider. Becomes the FunctionsAuth__Providers__<name>__* app settings.')
+@sealed()
+type provider = {
+  @description('Name front ends send as "provider".')
+  @minLength(1)
+  name: string
+  kind: 'Oidc' | 'Google' | 'Entra'
+  @description('OpenID Connect issuer (discovery). Preset for Google and Entra.')
+  issuer: string?
+  @description('Entra ID tenant (id, domain, organizations or common).')
+  tenantId: string?
+  @minLength(1)
+  clientId: string
+  @description('NAME of the Key Vault secret holding the client secret, never the secret itself. Omit for public clients.')
+  clientSecretName: string?
+  @description('Space-separated scopes requested on refresh.')
+  scopes: string?
+}
+
+@description('Environment name (azd passes AZURE_ENV_NAME). Part of every resource name.')
+@minLength(1)
+@maxLength(20)
+param environmentName string
+
+@description('Region of every resource; it must offer the Flex Consumption plan.')
+param location string = resourceGroup().location
+
+@description('OAuth providers the backend refreshes tokens with.')
+param providers provider[]
+
+@description('Name of the Key Vault secret holding the AES-256 token-encryption key (32 random bytes, base64).')
+param encryptionKeySecretName string = 'token-encryption-key'
+
+@description('NCRONTAB schedule of the sweeper (UTC).')
+param sweeperSchedule string = '0 */5 * * * *'
+
+@description('Browser origins allowed to call the API. Empty: none.')
+param corsAllowedOrigins string[] = []
+
+@description('Require a Microsoft Entra ID token (App Service Authentication) on top of the function key.')
+param entraAuthEnabled bool = false
+
+@description('Client id of the API\'s own app registration (needed when entraAuthEnabled).')
+param entraAuthClientId string = ''
+
+@description('Tenant that issues the callers\' tokens.')
+param entraAuthTenantId string = tenant().tenantId
+
+@description('Client ids of the applications allowed to call the API (needed when entraAuthEnabled).')
+param entraAuthAllowedClientApplications string[] = []
+
+@description('Accepted token audiences. Empty: api://<entraAuthClientId>.')
+param entraAuthAllowedAudiences string[] = []
+
+@description('Object id of the user, group or pipeline that puts secrets into Key Vault (Key Vault Secrets Officer). Empty: none.')
+param deployerPrincipalId string = ''
+
+@allowed(['User', 'Group', 'ServicePrincipal'])
+param deployerPrincipalType string = 'User'
+
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+param tags object = {}
+
+var resourceToken = toLower(uniqueString(resourceGroup().id, environmentName, location))
+var allTags = union(tags, { 'azd-env-name': environmentName })
+var names = {
+  identity: 'id-${environmentName}-${resourceToken}'
+  storage: 'stfa${resourceToken}'
+  keyVault: 'kv-fa-${resourceToken}'
+  logAnalytics: 'log-${environmentName}-${resourceToken}'
+  applicationInsights: 'appi-${environmentName}-${resourceToken}'
+  plan: 'plan-${environmentName}-${resourceToken}'
+  functionApp: 'func-${environmentName}-${resourceToken}'
+  deploymentContainer: 'app-package'
+}
+
+// Table names the app is configured with; the same names are created and scoped in the role assignments.
+var sessionsTable = 'sessions'
+var dueIndexTable = 'sessiondue'
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: names.identity
+  location: location
+  tags: allTags
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: names.logAnalytics
+    applicationInsightsName: names.applicationInsights
+    location: location
+    tags: allTags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: names.storage
+    deploymentContainerName: names.deploymentContainer
+    tableNames: [sessionsTable, dueIndexTable]
+    location: location
+    tags: allTags
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyVault'
+  params: {
+    name: names.keyVault
+    location: location
+    tags: allTags
+  }
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  params: {
+    appPrincipalId: identity.properties.principalId
+    storageAccountName: storage.outputs.name
+    tableNames: [sessionsTable, dueIndexTable]
+    keyVaultName: keyVault.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    deployerPrincipalId: deployerPrincipalId
+    deployerPrincipalType: deployerPrincipalType
+  }
+}
+
+// Read here rather than passed out of the monitoring module, so the connection string never appears as a deployment output.
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: names.applicationInsights
+}
+
+// FunctionsAuth__Providers__<name>__<Field>, one setting per field the provider sets.
+var providerSettings = reduce(
+  providers,
+  {},
+  (settings, p) =>
+    union(
+      settings,
+      toObject(
+        filter(
+          items({
+            Kind: p.kind
+            Issuer: p.?issuer ?? ''
+            TenantId: p.?tenantId ?? ''
+            ClientId: p.clientId
+            ClientSecretName: p.?clientSecretName ?? ''
+            Scopes: p.?scopes ?? ''
+          }),
+          field => !empty(field.value)
+        ),
+        field => 'FunctionsAuth__Providers__${p.name}__${field.key}',
+        field => field.value
+      )
+    )
+)
+
+var appSettings = union(
+  {
+    // Host storage through the app's identity (no AzureWebJobsStorage connection string).
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identity.properties.clientId
+    AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
+    // DefaultAzureCredential in the app picks the user-assigned identity by this client id.
+    AZURE_CLIENT_ID: identity.properties.clientId
+    APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+    FunctionsAuth__EncryptionKeySecretName: encryptionKeySecretName
+    FunctionsAuth__Storage__TableServiceUri: storage.outputs.tableEndpoint
+    FunctionsAuth__Storage__SessionsTable: sessionsTable
+    FunctionsAuth__Storage__DueIndexTable: dueIndexTable
+    SweeperSchedule: sweeperSchedule
+  },
+  providerSettings
+)
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionApp'
+  params: {
+    name: names.functionApp
+    planName: names.plan
+    location: location
+    tags: allTags
+    identityId: identity.id
+    deploymentContainerUrl: '${storage.outputs.blobEndpoint}${names.deploymentContainer}'
+    appSettings: appSettings
+    corsAllowedOrigins: corsAllowedOrigins
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    entraAuth: {
+      enabled: entraAuthEnabled
+      tenantId: entraAuthTenantId
+      clientId: entraAuthClientId
+      allowedClientApplications: entraAuthAllowedClientApplications
+      allowedAudiences: empty(entraAuthAllowedAudiences) ? ['api://${entraAuthClientId}'] : entraAuthAllowedAudiences
+    }
+  }
+  // The host reaches storage at its first start: the roles must exist by then.
+  dependsOn: [
+    rbac
+  ]
+}
+
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_FUNCTIONS_IDENTITY_CLIENT_ID string = identity.properties.clientId

@@ -1,0 +1,53 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http;
+
+namespace FunctionsAuth.Api;
+
+/// <summary>A response of the HTTP contract: status, JSON body, optional Retry-After. Never cached by anyone.</summary>
+public sealed class ApiResult
+{
+    private ApiResult(int status, byte[]? body, TimeSpan? retryAfter)
+    {
+        Status = status;
+        Body = body;
+        RetryAfter = retryAfter;
+    }
+
+    public int Status { get; }
+
+    /// <summary>UTF-8 JSON, or null for 204.</summary>
+    public byte[]? Body { get; }
+
+    public TimeSpan? RetryAfter { get; }
+
+    internal static ApiResult Json<T>(int status, T value, JsonTypeInfo<T> typeInfo, TimeSpan? retryAfter = null) =>
+        new(status, JsonSerializer.SerializeToUtf8Bytes(value, typeInfo), retryAfter);
+
+    internal static ApiResult Error(int status, string error, string description, TimeSpan? retryAfter = null) =>
+        Json(status, new ErrorResponse(error, description), ApiJsonContext.Default.ErrorResponse, retryAfter);
+
+    internal static ApiResult NoContent() => new(StatusCodes.Status204NoContent, null, null);
+
+    public async Task WriteToAsync(HttpResponse response, CancellationToken cancellationToken)
+    {
+        response.StatusCode = Status;
+
+        // Bodies carry tokens: no proxy or browser may keep them (RFC 6749 §5.1).
+        response.Headers.CacheControl = "no-store";
+        response.Headers.Pragma = "no-cache";
+        if (RetryAfter is { } retryAfter)
+        {
+            var seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));
+            response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (Body is not null)
+        {
+            response.ContentType = "application/json; charset=utf-8";
+            response.ContentLength = Body.Length;
+            await response.Body.WriteAsync(Body, cancellationToken);
+        }
+    }
+}

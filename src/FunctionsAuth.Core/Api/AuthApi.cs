@@ -1,0 +1,339 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using FunctionsAuth.Configuration;
+using FunctionsAuth.Diagnostics;
+using FunctionsAuth.OAuth;
+using FunctionsAuth.Protection;
+using FunctionsAuth.Sessions;
+using FunctionsAuth.Storage;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsAuth.Api;
+
+/// <summary>
+/// The HTTP contract of DESIGN.md, independent of the host: reads a request body, validates it, calls the session
+/// service and shapes the answer. Function classes only hand the body in and write the <see cref="ApiResult"/> out.
+/// </summary>
+public sealed class AuthApi
+{
+    public const int MaxBodyBytes = 16 * 1024;
+    private const int MaxTokenLength = 8 * 1024;
+    private const long MaxMinTtlSeconds = 24 * 60 * 60;
+    private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly SessionService sessions;
+    private readonly RefreshCoordinator coordinator;
+    private readonly OAuthClient oauth;
+    private readonly ProviderRegistry providers;
+    private readonly SessionStore store;
+    private readonly TokenProtector protector;
+    private readonly FunctionsAuthMetrics metrics;
+    private readonly TimeProvider time;
+    private readonly IOptions<FunctionsAuthOptions> options;
+    private readonly ILogger<AuthApi> logger;
+
+    internal AuthApi(
+        SessionService sessions,
+        RefreshCoordinator coordinator,
+        OAuthClient oauth,
+        ProviderRegistry providers,
+        SessionStore store,
+        TokenProtector protector,
+        FunctionsAuthMetrics metrics,
+        TimeProvider time,
+        IOptions<FunctionsAuthOptions> options,
+        ILogger<AuthApi> logger)
+    {
+        this.sessions = sessions;
+        this.coordinator = coordinator;
+        this.oauth = oauth;
+        this.providers = providers;
+        this.store = store;
+        this.protector = protector;
+        this.metrics = metrics;
+        this.time = time;
+        this.options = options;
+        this.logger = logger;
+    }
+
+    /// <summary><c>POST /api/auth/sessions</c>.</summary>
+    public Task<ApiResult> CreateSessionAsync(Stream body, CancellationToken cancellationToken) =>
+        HandleAsync(body, ApiJsonContext.Default.CreateSessionRequest, CreateSessionCoreAsync, "sessions", cancellationToken);
+
+    /// <summary><c>POST /api/auth/refresh</c>.</summary>
+    public Task<ApiResult> RefreshAsync(Stream body, CancellationToken cancellationToken) =>
+        HandleAsync(body, ApiJsonContext.Default.RefreshRequest, RefreshCoreAsync, "refresh", cancellationToken);
+
+    /// <summary><c>POST /api/auth/revoke</c>.</summary>
+    public Task<ApiResult> RevokeAsync(Stream body, CancellationToken cancellationToken) =>
+        HandleAsync(body, ApiJsonContext.Default.RevokeRequest, RevokeCoreAsync, "revoke", cancellationToken);
+
+    /// <summary><c>GET /api/health</c>: which dependency failed goes to the log, not to the anonymous caller.</summary>
+    public async Task<ApiResult> HealthAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(HealthTimeout);
+        var storage = CheckAsync("storage", () => store.CheckAsync(timeout.Token));
+        var secrets = CheckAsync("secrets", () => protector.CheckAsync(timeout.Token).AsTask());
+        var healthy = await storage & await secrets;
+        return healthy
+            ? ApiResult.Json(StatusCodes.Status200OK, new HealthResponse("healthy"), ApiJsonContext.Default.HealthResponse)
+            : ApiResult.Error(StatusCodes.Status503ServiceUnavailable, "unhealthy", "A dependency is unreachable; see the service log.", TimeSpan.FromSeconds(30));
+    }
+
+    private async Task<bool> CheckAsync(string dependency, Func<Task> check)
+    {
+        try
+        {
+            await check();
+            return true;
+        }
+        catch (Exception ex)
+        {
+            Log.DependencyUnhealthy(logger, dependency, ex.GetType().Name);
+            return false;
+        }
+    }
+
+    private async Task<ApiResult> CreateSessionCoreAsync(CreateSessionRequest request, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(request.Provider))
+        {
+            return InvalidRequest("'provider' is required.");
+        }
+
+        if (!providers.IsConfigured(request.Provider))
+        {
+            return InvalidRequest("Unknown provider.");
+        }
+
+        var codeForm = request.Code is not null || request.CodeVerifier is not null || request.RedirectUri is not null;
+        var handOverForm = request.RefreshToken is not null || request.AccessToken is not null || request.ExpiresAt is not null;
+        if (codeForm == handOverForm)
+        {
+            return InvalidRequest("Send either 'code', 'code_verifier' and 'redirect_uri', or 'refresh_token' (with optional 'access_token', 'expires_at', 'scope').");
+        }
+
+        return codeForm
+            ? await RedeemCodeAsync(request, request.Provider, cancellationToken)
+            : await HandOverAsync(request, request.Provider, cancellationToken);
+    }
+
+    private async Task<ApiResult> RedeemCodeAsync(CreateSessionRequest request, string provider, CancellationToken cancellationToken)
+    {
+        if (request.Code is not { Length: > 0 and <= MaxTokenLength } code)
+        {
+            return InvalidRequest("'code' is required.");
+        }
+
+        // RFC 7636 §4.1: 43 to 128 unreserved characters.
+        if (request.CodeVerifier is not { Length: >= 43 and <= 128 } verifier || !verifier.All(IsUnreserved))
+        {
+            return InvalidRequest("'code_verifier' must be 43 to 128 characters of [A-Za-z0-9-._~].");
+        }
+
+        if (!Uri.TryCreate(request.RedirectUri, UriKind.Absolute, out var redirectUri)
+            || (redirectUri.Scheme != Uri.UriSchemeHttps && redirectUri.Scheme != Uri.UriSchemeHttp)
+            || redirectUri.Fragment.Length > 0)
+        {
+            return InvalidRequest("'redirect_uri' must be an absolute http(s) URI without a fragment.");
+        }
+
+        var result = await oauth.RedeemCodeAsync(provider, code, verifier, redirectUri, cancellationToken);
+        if (result.Tokens is not { } tokens)
+        {
+            return result.Failure switch
+            {
+                TokenFailureKind.InvalidGrant => ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", "The provider refused the authorization code (expired, used, or the verifier or redirect URI does not match)."),
+                TokenFailureKind.Unavailable or TokenFailureKind.OutcomeUnknown => Unavailable(result.Error, result.RetryAfter),
+                _ => ProviderError(result.Error),
+            };
+        }
+
+        if (tokens.RefreshToken is null)
+        {
+            return ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", "The provider issued no refresh token: request offline access (for example the 'offline_access' scope).");
+        }
+
+        var created = await sessions.CreateAsync(provider, tokens, cancellationToken);
+        return Created(created.Handle, created.Session, tokens.AccessToken, tokens.IdToken);
+    }
+
+    private async Task<ApiResult> HandOverAsync(CreateSessionRequest request, string provider, CancellationToken cancellationToken)
+    {
+        if (request.RefreshToken is not { Length: > 0 and <= MaxTokenLength } refreshToken)
+        {
+            return InvalidRequest("'refresh_token' is required.");
+        }
+
+        if (request.AccessToken is { Length: 0 or > MaxTokenLength })
+        {
+            return InvalidRequest("'access_token' is empty or too long.");
+        }
+
+        if (request.ExpiresAt is { } expiresAt && (expiresAt <= 0 || expiresAt > DateTimeOffset.MaxValue.ToUnixTimeSeconds()))
+        {
+            return InvalidRequest("'expires_at' must be a Unix time in seconds.");
+        }
+
+        if (request.ExpiresAt is not null && request.AccessToken is null)
+        {
+            return InvalidRequest("'expires_at' goes with 'access_token'.");
+        }
+
+        var now = time.GetUtcNow();
+        TimeSpan? expiresIn = request.ExpiresAt is { } at ? DateTimeOffset.FromUnixTimeSeconds(at) - now : null;
+        var tokens = new TokenSet(request.AccessToken ?? "", "Bearer", expiresIn is { } span && span < TimeSpan.Zero ? TimeSpan.Zero : expiresIn, refreshToken, request.Scope, null);
+        var created = await sessions.CreateAsync(provider, tokens, cancellationToken);
+
+        var demand = new RefreshDemand(TimeSpan.Zero, RecordActivity: false);
+        if (demand.IsSatisfiedBy(created.Session, now) && request.AccessToken is { } accessToken)
+        {
+            return Created(created.Handle, created.Session, accessToken, null);
+        }
+
+        // No usable access token was handed over: get one now, so the caller leaves with a working token.
+        var outcome = await coordinator.EnsureCurrentAsync(created.Key, demand, cancellationToken);
+        if (outcome is { Status: RefreshStatus.Refreshed or RefreshStatus.Current, Session: { } session, AccessToken: { } fresh })
+        {
+            return Created(created.Handle, session, fresh, outcome.IdToken);
+        }
+
+        await sessions.RevokeAsync(created.Key, CancellationToken.None);
+        return outcome.Status switch
+        {
+            RefreshStatus.ReauthRequired => ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", "The provider refused the refresh token."),
+            RefreshStatus.ProviderError => ProviderError(outcome.Error),
+            _ => Unavailable(outcome.Error, outcome.RetryAfter),
+        };
+    }
+
+    private async Task<ApiResult> RefreshCoreAsync(RefreshRequest request, CancellationToken cancellationToken)
+    {
+        if (!SessionHandle.TryGetKey(request.Session, out var key))
+        {
+            return InvalidRequest("'session' must be a session handle (43 base64url characters).");
+        }
+
+        if (request.MinTtl is < 0 or > MaxMinTtlSeconds)
+        {
+            return InvalidRequest("'min_ttl' must be between 0 and 86400 seconds.");
+        }
+
+        var minTtl = request.MinTtl is { } seconds ? TimeSpan.FromSeconds(seconds) : options.Value.DefaultMinTtl;
+        var outcome = await sessions.GetAccessTokenAsync(key, minTtl, cancellationToken);
+        metrics.RefreshRequest(outcome.Status.ToString());
+        return outcome switch
+        {
+            { Status: RefreshStatus.Current or RefreshStatus.Refreshed, Session: { } session, AccessToken: { } accessToken } =>
+                ApiResult.Json(
+                    StatusCodes.Status200OK,
+                    new AccessTokenResponse(accessToken, session.TokenType ?? "Bearer", ExpiresAt(session), session.Scope, outcome.Status == RefreshStatus.Refreshed),
+                    ApiJsonContext.Default.AccessTokenResponse),
+            { Status: RefreshStatus.ReauthRequired } =>
+                ApiResult.Error(StatusCodes.Status401Unauthorized, "reauth_required", "The provider no longer accepts this session's refresh token: sign the user in again."),
+            { Status: RefreshStatus.ProviderError } => ProviderError(outcome.Error),
+            { Status: RefreshStatus.Unavailable } => Unavailable(outcome.Error, outcome.RetryAfter),
+            _ => InvalidSession(),
+        };
+    }
+
+    private async Task<ApiResult> RevokeCoreAsync(RevokeRequest request, CancellationToken cancellationToken)
+    {
+        if (!SessionHandle.TryGetKey(request.Session, out var key))
+        {
+            return InvalidRequest("'session' must be a session handle (43 base64url characters).");
+        }
+
+        await sessions.RevokeAsync(key, cancellationToken);
+        return ApiResult.NoContent();
+    }
+
+    private async Task<ApiResult> HandleAsync<TRequest>(
+        Stream body,
+        JsonTypeInfo<TRequest> typeInfo,
+        Func<TRequest, CancellationToken, Task<ApiResult>> handler,
+        string operation,
+        CancellationToken cancellationToken)
+        where TRequest : class
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxBodyBytes + 1);
+        try
+        {
+            var length = 0;
+            int read;
+            while (length <= MaxBodyBytes && (read = await body.ReadAsync(buffer.AsMemory(length, MaxBodyBytes + 1 - length), cancellationToken)) > 0)
+            {
+                length += read;
+            }
+
+            if (length > MaxBodyBytes)
+            {
+                return InvalidRequest("The request body is larger than 16 KiB.");
+            }
+
+            if (length == 0)
+            {
+                return InvalidRequest("A JSON request body is required.");
+            }
+
+            TRequest? request;
+            try
+            {
+                request = JsonSerializer.Deserialize(buffer.AsSpan(0, length), typeInfo);
+            }
+            catch (JsonException)
+            {
+                // The exception text can quote the body; the caller gets a fixed description instead.
+                return InvalidRequest("The request body is not a JSON object of the expected shape.");
+            }
+
+            if (request is null)
+            {
+                return InvalidRequest("The request body must be a JSON object.");
+            }
+
+            return await handler(request, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            Log.UnhandledError(logger, operation, ex.GetType().FullName ?? "Exception", ex);
+            return ApiResult.Error(StatusCodes.Status500InternalServerError, "server_error", "An unexpected error occurred; it has been logged.");
+        }
+        finally
+        {
+            Array.Clear(buffer, 0, Math.Min(buffer.Length, MaxBodyBytes + 1));
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static ApiResult Created(string handle, SessionEntity session, string accessToken, string? idToken) =>
+        ApiResult.Json(
+            StatusCodes.Status201Created,
+            new SessionCreatedResponse(handle, accessToken, session.TokenType ?? "Bearer", ExpiresAt(session), session.Scope, idToken),
+            ApiJsonContext.Default.SessionCreatedResponse);
+
+    private static long ExpiresAt(SessionEntity session) => session.AccessTokenExpiresAt?.ToUnixTimeSeconds() ?? 0;
+
+    private static ApiResult InvalidRequest(string description) =>
+        ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_request", description);
+
+    private static ApiResult InvalidSession() =>
+        ApiResult.Error(StatusCodes.Status401Unauthorized, "invalid_session", "Unknown, revoked or expired session.");
+
+    private static ApiResult ProviderError(string? error) =>
+        ApiResult.Error(StatusCodes.Status502BadGateway, "provider_error", $"The provider rejected the request ({error ?? "unknown error"}); check the provider's configuration.");
+
+    private static ApiResult Unavailable(string? error, TimeSpan? retryAfter) => error == "rate_limited"
+        ? ApiResult.Error(StatusCodes.Status429TooManyRequests, "rate_limited", "The provider is rate-limiting token requests; retry after the delay given.", retryAfter ?? TimeSpan.FromSeconds(5))
+        : ApiResult.Error(StatusCodes.Status503ServiceUnavailable, "provider_unavailable", "The provider cannot be reached and no valid access token is stored; retry after the delay given.", retryAfter ?? TimeSpan.FromSeconds(5));
+
+    private static bool IsUnreserved(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '~';
+}

@@ -1,0 +1,153 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace FunctionsAuth.Configuration;
+
+/// <summary>The <c>FunctionsAuth</c> configuration section (app settings use <c>__</c>: <c>FunctionsAuth__RefreshWindow</c>).</summary>
+public sealed class FunctionsAuthOptions
+{
+    public const string SectionName = "FunctionsAuth";
+
+    /// <summary>Key Vault holding client secrets and the token-encryption key. Empty: secrets come from <see cref="Secrets"/> (local development only).</summary>
+    [RequiredInAzure]
+    public Uri? KeyVaultUri { get; set; }
+
+    /// <summary>Name of the secret holding the AES-256 token-encryption key (base64, 32 bytes). Every enabled version decrypts; the newest encrypts.</summary>
+    [Required]
+    public string EncryptionKeySecretName { get; set; } = "token-encryption-key";
+
+    /// <summary>How long secrets read from Key Vault are kept in memory.</summary>
+    public TimeSpan SecretCacheDuration { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Local development only: secret name → value, used when <see cref="KeyVaultUri"/> is not set.</summary>
+    public Dictionary<string, string> Secrets { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Refresh an access token this long before it expires (sweeper and request path).</summary>
+    public TimeSpan RefreshWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary><c>min_ttl</c> when a caller does not send one.</summary>
+    public TimeSpan DefaultMinTtl { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Time-out of one call to a provider's token endpoint.</summary>
+    public TimeSpan ProviderTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a refresh lease on a session row lasts. Must outlive <see cref="ProviderTimeout"/> (with its retries).</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Record that a session was used at most this often (one extra write per session per interval).</summary>
+    public TimeSpan ActivityResolution { get; set; } = TimeSpan.FromMinutes(15);
+
+    [Required]
+    public StorageOptions Storage { get; set; } = new();
+
+    public SweeperOptions Sweeper { get; set; } = new();
+
+    /// <summary>OAuth providers by the name front ends send as <c>provider</c>.</summary>
+    public Dictionary<string, ProviderOptions> Providers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+}
+
+public sealed class StorageOptions
+{
+    /// <summary>Table service endpoint, reached with the managed identity (production).</summary>
+    [RequiredInAzure]
+    public Uri? TableServiceUri { get; set; }
+
+    /// <summary>Connection string (Azurite / local development). Wins over <see cref="TableServiceUri"/> when set.</summary>
+    public string? ConnectionString { get; set; }
+
+    [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
+    public string SessionsTable { get; set; } = "sessions";
+
+    [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
+    public string DueIndexTable { get; set; } = "sessiondue";
+}
+
+public sealed class SweeperOptions
+{
+    /// <summary>App setting holding the timer's NCRONTAB schedule (flat name: the Functions host resolves <c>%SweeperSchedule%</c>).</summary>
+    public const string ScheduleSetting = "SweeperSchedule";
+
+    public const string DefaultSchedule = "0 */5 * * * *";
+
+    /// <summary>Copied from the <see cref="ScheduleSetting"/> app setting; used to check the refresh window covers two runs.</summary>
+    public string Schedule { get; set; } = DefaultSchedule;
+
+    [Range(1, 256)]
+    public int Parallelism { get; set; } = 16;
+
+    /// <summary>A run stops taking new work after this long; the next run continues. Keep well inside <c>functionTimeout</c>.</summary>
+    public TimeSpan TimeBudget { get; set; } = TimeSpan.FromMinutes(4);
+
+    /// <summary>Sessions used within this window are refreshed proactively; idle ones on demand.</summary>
+    public TimeSpan ActivityWindow { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Refresh an idle session this often anyway so its refresh token does not lapse from disuse.</summary>
+    public TimeSpan IdleRefreshInterval { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Slack added to schedule interval + lease when checking the refresh window.</summary>
+    public TimeSpan SafetyMargin { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Provider token requests per second, per provider, from one sweeper run.</summary>
+    [Range(1, 10_000)]
+    public int ProviderRequestsPerSecond { get; set; } = 50;
+
+    /// <summary>First back-off after a transient failure; doubles per failure (with jitter) up to <see cref="MaxBackoff"/>.</summary>
+    public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromMinutes(1);
+
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>After failing continuously this long, a session is marked failed and reported instead of retried.</summary>
+    public TimeSpan MaxFailureDuration { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>Revoked and reauth-required sessions are purged after this long.</summary>
+    public TimeSpan RetentionPeriod { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Sessions older than this are purged whatever their state.</summary>
+    public TimeSpan AbsoluteLifetime { get; set; } = TimeSpan.FromDays(90);
+}
+
+public enum ProviderKind
+{
+    Oidc,
+    Google,
+    Entra,
+}
+
+public enum ClientAuthenticationMethod
+{
+    /// <summary>From discovery (<c>token_endpoint_auth_methods_supported</c>); <c>client_secret_basic</c> when it does not say.</summary>
+    Auto,
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+public sealed class ProviderOptions
+{
+    public ProviderKind Kind { get; set; } = ProviderKind.Oidc;
+
+    /// <summary>OpenID Connect issuer (discovery at <c>/.well-known/openid-configuration</c>). Preset for Google and Entra.</summary>
+    public Uri? Issuer { get; set; }
+
+    /// <summary>Entra ID tenant (id, domain, <c>organizations</c> or <c>common</c>).</summary>
+    public string? TenantId { get; set; }
+
+    [Required]
+    public string ClientId { get; set; } = "";
+
+    /// <summary>Name of the secret holding the client secret (in Key Vault, or in <c>Secrets</c> locally). Empty for public clients.</summary>
+    public string? ClientSecretName { get; set; }
+
+    /// <summary>Space-separated scopes requested on refresh (empty: the grant's own scopes).</summary>
+    public string? Scopes { get; set; }
+
+    public ClientAuthenticationMethod ClientAuthentication { get; set; } = ClientAuthenticationMethod.Auto;
+
+    /// <summary>Overrides discovery; required when the provider has no discovery document.</summary>
+    public Uri? TokenEndpoint { get; set; }
+
+    /// <summary>RFC 7009 endpoint; overrides discovery.</summary>
+    public Uri? RevocationEndpoint { get; set; }
+}
+
+/// <summary>Setting that a deployment to Azure must provide (local development can do without). <c>infra/</c> is checked against these.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class RequiredInAzureAttribute : Attribute;

@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace FunctionsAuth.Diagnostics;
+
+/// <summary>Metrics under the meter <c>FunctionsAuth</c> (OpenTelemetry naming: dotted, lower case, units in UCUM).</summary>
+public sealed class FunctionsAuthMetrics
+{
+    public const string MeterName = "FunctionsAuth";
+
+    private readonly Counter<long> providerRequests;
+    private readonly Histogram<double> providerDuration;
+    private readonly Counter<long> refreshRequests;
+    private readonly Counter<long> sweeperSessions;
+    private readonly Histogram<double> sweeperDuration;
+
+    public FunctionsAuthMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        providerRequests = meter.CreateCounter<long>("functionsauth.provider.requests", "{request}", "Requests sent to providers' token and revocation endpoints.");
+        providerDuration = meter.CreateHistogram<double>("functionsauth.provider.request.duration", "s", "Duration of provider token requests.");
+        refreshRequests = meter.CreateCounter<long>("functionsauth.refresh.requests", "{request}", "Calls of /api/auth/refresh by outcome.");
+        sweeperSessions = meter.CreateCounter<long>("functionsauth.sweeper.sessions", "{session}", "Sessions handled by sweeper runs, by outcome.");
+        sweeperDuration = meter.CreateHistogram<double>("functionsauth.sweeper.run.duration", "s", "Duration of sweeper runs.");
+    }
+
+    internal void ProviderRequest(string provider, string grantType, string outcome, TimeSpan? duration = null)
+    {
+        var tags = new TagList { { "provider", provider }, { "grant_type", grantType }, { "outcome", outcome } };
+        providerRequests.Add(1, tags);
+        if (duration is { } elapsed)
+        {
+            providerDuration.Record(elapsed.TotalSeconds, tags);
+        }
+    }
+
+    internal void RefreshRequest(string outcome) => refreshRequests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    internal void SweeperSessions(string outcome, long count)
+    {
+        if (count > 0)
+        {
+            sweeperSessions.Add(count, new KeyValuePair<string, object?>("outcome", outcome));
+        }
+    }
+
+    internal void SweeperRun(TimeSpan duration) => sweeperDuration.Record(duration.TotalSeconds);
+}

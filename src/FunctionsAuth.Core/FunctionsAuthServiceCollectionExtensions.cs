@@ -1,0 +1,94 @@
+using Azure.Data.Tables;
+using Azure.Identity;
+using FunctionsAuth.Api;
+using FunctionsAuth.Configuration;
+using FunctionsAuth.Diagnostics;
+using FunctionsAuth.OAuth;
+using FunctionsAuth.Protection;
+using FunctionsAuth.Secrets;
+using FunctionsAuth.Sessions;
+using FunctionsAuth.Storage;
+using FunctionsAuth.Sweeping;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsAuth;
+
+public static class FunctionsAuthServiceCollectionExtensions
+{
+    /// <summary>
+    /// Everything behind the function classes, from the <c>FunctionsAuth</c> configuration section. Options are
+    /// validated at start-up: a bad configuration stops the host with every problem listed.
+    /// </summary>
+    public static IServiceCollection AddFunctionsAuth(this IServiceCollection services)
+    {
+        services.AddOptions<FunctionsAuthOptions>()
+            .BindConfiguration(FunctionsAuthOptions.SectionName)
+            .Configure<IConfiguration>(static (options, configuration) =>
+            {
+                // The timer reads a flat app setting (the Functions host resolves %SweeperSchedule%); validate that one.
+                if (configuration[SweeperOptions.ScheduleSetting] is { Length: > 0 } schedule)
+                {
+                    options.Sweeper.Schedule = schedule;
+                }
+            })
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FunctionsAuthOptions>, FunctionsAuthOptionsValidator>());
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton<FunctionsAuthMetrics>();
+
+        services.TryAddSingleton(static sp =>
+        {
+            var storage = sp.GetRequiredService<IOptions<FunctionsAuthOptions>>().Value.Storage;
+            return storage.ConnectionString is { Length: > 0 } connectionString
+                ? new TableServiceClient(connectionString)
+                : new TableServiceClient(storage.TableServiceUri, new DefaultAzureCredential());
+        });
+        services.TryAddSingleton<SessionStore>();
+
+        services.AddFunctionsAuthSecrets();
+
+        services.TryAddSingleton<CircuitBreaker>();
+        services.TryAddSingleton<ProviderRegistry>();
+        services.AddHttpClient(ProviderRegistry.DiscoveryClientName);
+
+        // Each call's own time-out applies (ProviderTimeout); the factory's default logging would record endpoints at Information.
+        services.AddHttpClient(OAuthClient.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan).RemoveAllLoggers();
+        services.TryAddSingleton<OAuthClient>();
+
+        services.TryAddSingleton<SessionCrypto>();
+        services.TryAddSingleton<RefreshCoordinator>();
+        services.TryAddSingleton<SessionService>();
+        services.TryAddSingleton(static sp => new AuthApi(
+            sp.GetRequiredService<SessionService>(),
+            sp.GetRequiredService<RefreshCoordinator>(),
+            sp.GetRequiredService<OAuthClient>(),
+            sp.GetRequiredService<ProviderRegistry>(),
+            sp.GetRequiredService<SessionStore>(),
+            sp.GetRequiredService<TokenProtector>(),
+            sp.GetRequiredService<FunctionsAuthMetrics>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IOptions<FunctionsAuthOptions>>(),
+            sp.GetRequiredService<ILogger<AuthApi>>()));
+
+        services.TryAddSingleton(static sp => new Sweeper(sp.GetRequiredService<ILogger<Sweeper>>()));
+
+        services.AddHostedService<StartupTasks>();
+        return services;
+    }
+}
+
+/// <summary>Creates the tables (where the identity may) before the first request.</summary>
+internal sealed class StartupTasks(SessionStore store) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => store.EnsureTablesAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Logging;
+
+namespace FunctionsAuth.OAuth;
+
+internal static partial class Log
+{
+    [LoggerMessage(2000, LogLevel.Information, "Discovery document of provider {Provider} loaded.")]
+    public static partial void DiscoveryLoaded(ILogger logger, string provider);
+
+    [LoggerMessage(2001, LogLevel.Warning, "Discovery document of provider {Provider} could not be fetched.")]
+    public static partial void DiscoveryUnavailable(ILogger logger, string provider);
+
+    [LoggerMessage(2002, LogLevel.Warning, "Token request ({GrantType}) to provider {Provider} failed: {Failure} ({Error}).")]
+    public static partial void TokenRequestFailed(ILogger logger, string provider, string grantType, TokenFailureKind failure, string error);
+
+    [LoggerMessage(2003, LogLevel.Information, "Retrying token request ({GrantType}) to provider {Provider} after {Error}, attempt {Attempt}, in {DelayMs} ms.")]
+    public static partial void RetryingTokenRequest(ILogger logger, string provider, string grantType, string error, int attempt, int delayMs);
+
+    [LoggerMessage(2004, LogLevel.Warning, "Provider {Provider} answered invalid_client: reloading the client secret and retrying once.")]
+    public static partial void ClientSecretReloaded(ILogger logger, string provider);
+
+    [LoggerMessage(2005, LogLevel.Warning, "Revocation at provider {Provider} failed: {Error}.")]
+    public static partial void RevocationFailed(ILogger logger, string provider, string error);
+}

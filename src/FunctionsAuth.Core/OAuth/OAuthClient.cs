@@ -1,0 +1,308 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using FunctionsAuth.Configuration;
+using FunctionsAuth.Diagnostics;
+using FunctionsAuth.Secrets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsAuth.OAuth;
+
+/// <summary>
+/// Talks to providers' token and revocation endpoints. A request is retried only when the provider cannot have
+/// processed it (connection not established, 5xx, 429 with a short Retry-After, invalid_client before a secret
+/// reload): a rotating refresh token is never sent twice in a way that could spend it twice.
+/// </summary>
+internal sealed class OAuthClient(
+    IHttpClientFactory httpClientFactory,
+    ProviderRegistry providers,
+    ISecretSource secrets,
+    CircuitBreaker circuitBreaker,
+    FunctionsAuthMetrics metrics,
+    IOptions<FunctionsAuthOptions> options,
+    ILogger<OAuthClient> logger)
+{
+    public const string HttpClientName = "FunctionsAuth.OAuth";
+
+    public const int MaxAttempts = 3;
+
+    /// <summary>Retry-After values up to this are waited for in-line; longer ones are passed to the caller.</summary>
+    public static readonly TimeSpan MaxInlineRetryDelay = TimeSpan.FromSeconds(2);
+
+    private static readonly TimeSpan BaseBackoff = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan DefaultRetryAfter = TimeSpan.FromSeconds(5);
+
+    public Task<TokenResult> RefreshAsync(string provider, string refreshToken, CancellationToken cancellationToken) =>
+        SendTokenRequestAsync(
+            provider,
+            "refresh_token",
+            descriptor => descriptor.Scopes is { Length: > 0 } scopes
+                ? [new("grant_type", "refresh_token"), new("refresh_token", refreshToken), new("scope", scopes)]
+                : [new("grant_type", "refresh_token"), new("refresh_token", refreshToken)],
+            cancellationToken);
+
+    public Task<TokenResult> RedeemCodeAsync(string provider, string code, string codeVerifier, Uri redirectUri, CancellationToken cancellationToken) =>
+        SendTokenRequestAsync(
+            provider,
+            "authorization_code",
+            _ => [new("grant_type", "authorization_code"), new("code", code), new("code_verifier", codeVerifier), new("redirect_uri", redirectUri.AbsoluteUri)],
+            cancellationToken);
+
+    /// <summary>RFC 7009. False when the provider has no revocation endpoint or did not confirm; revocation is best effort.</summary>
+    public async Task<bool> RevokeAsync(string provider, string token, string tokenTypeHint, CancellationToken cancellationToken)
+    {
+        ProviderDescriptor descriptor;
+        try
+        {
+            descriptor = await providers.GetAsync(provider, cancellationToken);
+        }
+        catch (Exception ex) when (IsTransportFailure(ex, cancellationToken))
+        {
+            Log.RevocationFailed(logger, provider, "discovery_unavailable");
+            return false;
+        }
+
+        if (descriptor.RevocationEndpoint is null)
+        {
+            return false;
+        }
+
+        var secret = await GetClientSecretAsync(descriptor, refresh: false, cancellationToken);
+        using var request = BuildRequest(descriptor, descriptor.RevocationEndpoint, secret, [new("token", token), new("token_type_hint", tokenTypeHint)]);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.ProviderTimeout);
+        try
+        {
+            using var response = await httpClientFactory.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            metrics.ProviderRequest(provider, "revocation", response.IsSuccessStatusCode ? "ok" : "failed");
+            if (!response.IsSuccessStatusCode)
+            {
+                Log.RevocationFailed(logger, provider, ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception ex) when (IsTransportFailure(ex, cancellationToken))
+        {
+            metrics.ProviderRequest(provider, "revocation", "unavailable");
+            Log.RevocationFailed(logger, provider, ex is OperationCanceledException ? "timeout" : "connection_failed");
+            return false;
+        }
+    }
+
+    private async Task<TokenResult> SendTokenRequestAsync(
+        string provider,
+        string grantType,
+        Func<ProviderDescriptor, KeyValuePair<string, string>[]> parameters,
+        CancellationToken cancellationToken)
+    {
+        if (circuitBreaker.OpenFor(provider) is { } openFor)
+        {
+            metrics.ProviderRequest(provider, grantType, "circuit_open");
+            return TokenResult.Failed(TokenFailureKind.Unavailable, "circuit_open", openFor);
+        }
+
+        ProviderDescriptor descriptor;
+        try
+        {
+            descriptor = await providers.GetAsync(provider, cancellationToken);
+        }
+        catch (Exception ex) when (IsTransportFailure(ex, cancellationToken))
+        {
+            circuitBreaker.RecordFailure(provider);
+            Log.DiscoveryUnavailable(logger, provider);
+            return TokenResult.Failed(TokenFailureKind.Unavailable, "discovery_unavailable", DefaultRetryAfter);
+        }
+
+        var body = parameters(descriptor);
+        var secret = await GetClientSecretAsync(descriptor, refresh: false, cancellationToken);
+        var secretReloaded = false;
+        for (var attempt = 1; ; attempt++)
+        {
+            var result = await SendOnceAsync(descriptor, grantType, secret, body, cancellationToken);
+            if (result.Failure == TokenFailureKind.InvalidClient && !secretReloaded && descriptor.ClientSecretName is not null)
+            {
+                // The secret may have been rotated in Key Vault: reload it once. Client authentication failed before the
+                // grant was looked at, so sending the same refresh token again cannot spend it twice.
+                secretReloaded = true;
+                Log.ClientSecretReloaded(logger, provider);
+                secret = await GetClientSecretAsync(descriptor, refresh: true, cancellationToken);
+                attempt--;
+                continue;
+            }
+
+            if (result.Failure != TokenFailureKind.Unavailable || attempt >= MaxAttempts || (result.Error == "rate_limited" && result.RetryAfter > MaxInlineRetryDelay))
+            {
+                if (result.Failure == TokenFailureKind.Unavailable)
+                {
+                    circuitBreaker.RecordFailure(provider);
+                }
+                else if (result.Succeeded)
+                {
+                    circuitBreaker.RecordSuccess(provider);
+                }
+
+                return result;
+            }
+
+            var delay = result.RetryAfter is { } retryAfter && result.Error == "rate_limited"
+                ? retryAfter
+                : Jitter(BaseBackoff * Math.Pow(2, attempt - 1));
+            Log.RetryingTokenRequest(logger, provider, grantType, result.Error ?? "unavailable", attempt, (int)delay.TotalMilliseconds);
+            await Task.Delay(delay, cancellationToken);
+        }
+    }
+
+    private async Task<TokenResult> SendOnceAsync(
+        ProviderDescriptor descriptor,
+        string grantType,
+        string? secret,
+        KeyValuePair<string, string>[] parameters,
+        CancellationToken cancellationToken)
+    {
+        using var request = BuildRequest(descriptor, descriptor.TokenEndpoint, secret, parameters);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.ProviderTimeout);
+        var started = Stopwatch.GetTimestamp();
+        TokenResult result;
+        try
+        {
+            using var response = await httpClientFactory.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            result = await ReadResponseAsync(response, timeout.Token);
+        }
+        catch (HttpRequestException ex) when (ex.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError)
+        {
+            // Nothing reached the provider.
+            result = TokenResult.Failed(TokenFailureKind.Unavailable, "connection_failed", DefaultRetryAfter);
+        }
+        catch (HttpRequestException)
+        {
+            // The request may have been read and processed; the answer was lost.
+            result = TokenResult.Failed(TokenFailureKind.OutcomeUnknown, "connection_dropped", DefaultRetryAfter);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            result = TokenResult.Failed(TokenFailureKind.OutcomeUnknown, "timeout", DefaultRetryAfter);
+        }
+        catch (JsonException)
+        {
+            result = TokenResult.Failed(TokenFailureKind.OutcomeUnknown, "invalid_response", DefaultRetryAfter);
+        }
+
+        metrics.ProviderRequest(descriptor.Name, grantType, result.Succeeded ? "ok" : result.Error ?? "failed", Stopwatch.GetElapsedTime(started));
+        if (!result.Succeeded)
+        {
+            Log.TokenRequestFailed(logger, descriptor.Name, grantType, result.Failure!.Value, result.Error ?? "");
+        }
+
+        return result;
+    }
+
+    private static async Task<TokenResult> ReadResponseAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var status = (int)response.StatusCode;
+        if (response.StatusCode == HttpStatusCode.TooManyRequests)
+        {
+            return TokenResult.Failed(TokenFailureKind.Unavailable, "rate_limited", RetryAfter(response) ?? DefaultRetryAfter);
+        }
+
+        if (status >= 500)
+        {
+            return TokenResult.Failed(TokenFailureKind.Unavailable, "server_error", RetryAfter(response) ?? DefaultRetryAfter);
+        }
+
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        var body = await JsonSerializer.DeserializeAsync(stream, OAuthJsonContext.Default.TokenResponse, cancellationToken);
+        if (response.IsSuccessStatusCode)
+        {
+            if (body?.AccessToken is not { Length: > 0 } accessToken)
+            {
+                return TokenResult.Failed(TokenFailureKind.OutcomeUnknown, "invalid_response", DefaultRetryAfter);
+            }
+
+            return TokenResult.Success(new TokenSet(
+                accessToken,
+                body.TokenType ?? "Bearer",
+                body.ExpiresIn is > 0 and < int.MaxValue ? TimeSpan.FromSeconds(body.ExpiresIn.Value) : null,
+                string.IsNullOrEmpty(body.RefreshToken) ? null : body.RefreshToken,
+                body.Scope,
+                body.IdToken));
+        }
+
+        return body?.Error switch
+        {
+            "invalid_grant" => TokenResult.Failed(TokenFailureKind.InvalidGrant, "invalid_grant"),
+            "invalid_client" or "unauthorized_client" when response.StatusCode == HttpStatusCode.Unauthorized || body.Error == "invalid_client"
+                => TokenResult.Failed(TokenFailureKind.InvalidClient, body.Error),
+            "temporarily_unavailable" => TokenResult.Failed(TokenFailureKind.Unavailable, "temporarily_unavailable", RetryAfter(response) ?? DefaultRetryAfter),
+            { Length: > 0 and <= 64 } error when IsErrorCode(error) => TokenResult.Failed(TokenFailureKind.Rejected, error),
+            _ => TokenResult.Failed(TokenFailureKind.Rejected, "http_" + status.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        };
+    }
+
+    private HttpRequestMessage BuildRequest(ProviderDescriptor descriptor, Uri endpoint, string? secret, KeyValuePair<string, string>[] parameters)
+    {
+        var form = new List<KeyValuePair<string, string>>(parameters.Length + 2);
+        form.AddRange(parameters);
+        var request = new HttpRequestMessage(HttpMethod.Post, endpoint);
+        if (secret is not null && descriptor.ClientAuthentication != ClientAuthenticationMethod.ClientSecretPost)
+        {
+            // RFC 6749 §2.3.1: both parts form-encoded before base64.
+            var credentials = Uri.EscapeDataString(descriptor.ClientId) + ":" + Uri.EscapeDataString(secret);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
+        }
+        else
+        {
+            form.Add(new("client_id", descriptor.ClientId));
+            if (secret is not null)
+            {
+                form.Add(new("client_secret", secret));
+            }
+        }
+
+        request.Content = new FormUrlEncodedContent(form);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        return request;
+    }
+
+    private async ValueTask<string?> GetClientSecretAsync(ProviderDescriptor descriptor, bool refresh, CancellationToken cancellationToken) =>
+        descriptor.ClientSecretName is { Length: > 0 } name ? await secrets.GetSecretAsync(name, refresh, cancellationToken) : null;
+
+    private static TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        if (header?.Delta is { } delta)
+        {
+            return delta < TimeSpan.Zero ? TimeSpan.Zero : delta;
+        }
+
+        if (header?.Date is { } date)
+        {
+            var delay = date - (response.Headers.Date ?? date);
+            return delay > TimeSpan.Zero ? delay : TimeSpan.Zero;
+        }
+
+        return null;
+    }
+
+    private static bool IsErrorCode(string error)
+    {
+        foreach (var c in error)
+        {
+            if (!(char.IsAsciiLetterLower(c) || c == '_'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsTransportFailure(Exception ex, CancellationToken cancellationToken) =>
+        ex is HttpRequestException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested);
+
+    private static TimeSpan Jitter(TimeSpan delay) => delay * (0.5 + Random.Shared.NextDouble());
+}

@@ -1,0 +1,13 @@
+using FunctionsAuth.Configuration;
+
+namespace FunctionsAuth.OAuth;
+
+/// <summary>A provider's endpoints and client settings, resolved from presets or discovery.</summary>
+internal sealed record ProviderDescriptor(
+    string Name,
+    Uri TokenEndpoint,
+    Uri? RevocationEndpoint,
+    string ClientId,
+    string? ClientSecretName,
+    ClientAuthenticationMethod ClientAuthentication,
+    string? Scopes);

@@ -1,0 +1,171 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Serialization;
+using FunctionsAuth.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsAuth.OAuth;
+
+/// <summary>
+/// Resolves a configured provider name to its endpoints: presets for Google and Entra ID, OpenID Connect discovery
+/// (cached, one fetch at a time per provider) for any other issuer.
+/// </summary>
+internal sealed class ProviderRegistry(
+    IOptions<FunctionsAuthOptions> options,
+    IHttpClientFactory httpClientFactory,
+    TimeProvider time,
+    ILogger<ProviderRegistry> logger)
+{
+    public const string DiscoveryClientName = "FunctionsAuth.Discovery";
+
+    private static readonly TimeSpan DiscoveryLifetime = TimeSpan.FromHours(24);
+
+    private readonly ConcurrentDictionary<string, CacheEntry> cache = new(StringComparer.OrdinalIgnoreCase);
+
+    public bool IsConfigured(string name) => options.Value.Providers.ContainsKey(name);
+
+    public async ValueTask<ProviderDescriptor> GetAsync(string name, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (cache.TryGetValue(name, out var cached) && cached.ExpiresAt > now && cached.Descriptor.IsCompletedSuccessfully)
+        {
+            return cached.Descriptor.Result;
+        }
+
+        var entry = cache.AddOrUpdate(
+            name,
+            static (key, state) => new CacheEntry(state.self.ResolveAsync(key), state.now + DiscoveryLifetime),
+            static (key, existing, state) => existing.ExpiresAt > state.now && !existing.Descriptor.IsFaulted && !existing.Descriptor.IsCanceled
+                ? existing
+                : new CacheEntry(state.self.ResolveAsync(key), state.now + DiscoveryLifetime),
+            (self: this, now));
+
+        try
+        {
+            return await entry.Descriptor.WaitAsync(cancellationToken);
+        }
+        catch when (entry.Descriptor.IsFaulted)
+        {
+            // Failed lookups are not cached: the next caller tries again.
+            cache.TryRemove(new KeyValuePair<string, CacheEntry>(name, entry));
+            throw;
+        }
+    }
+
+    private async Task<ProviderDescriptor> ResolveAsync(string name)
+    {
+        await Task.Yield();
+        if (!options.Value.Providers.TryGetValue(name, out var provider))
+        {
+            throw new InvalidOperationException($"Provider '{name}' is not configured.");
+        }
+
+        Uri? tokenEndpoint = provider.TokenEndpoint;
+        Uri? revocationEndpoint = provider.RevocationEndpoint;
+        var authentication = provider.ClientAuthentication;
+
+        switch (provider.Kind)
+        {
+            case ProviderKind.Google:
+                tokenEndpoint ??= new Uri("https://oauth2.googleapis.com/token");
+                revocationEndpoint ??= new Uri("https://oauth2.googleapis.com/revoke");
+                authentication = authentication == ClientAuthenticationMethod.Auto ? ClientAuthenticationMethod.ClientSecretPost : authentication;
+                break;
+            case ProviderKind.Entra:
+                // Entra ID has no RFC 7009 revocation endpoint.
+                var tenant = Uri.EscapeDataString(provider.TenantId ?? "common");
+                tokenEndpoint ??= new Uri($"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token");
+                authentication = authentication == ClientAuthenticationMethod.Auto ? ClientAuthenticationMethod.ClientSecretPost : authentication;
+                break;
+            default:
+                if (tokenEndpoint is null || authentication == ClientAuthenticationMethod.Auto)
+                {
+                    var document = await DiscoverAsync(name, provider);
+                    tokenEndpoint ??= document.TokenEndpoint;
+                    revocationEndpoint ??= document.RevocationEndpoint;
+                    if (authentication == ClientAuthenticationMethod.Auto)
+                    {
+                        var methods = document.TokenEndpointAuthMethodsSupported ?? [];
+                        authentication = methods.Length == 0 || methods.Contains("client_secret_basic")
+                            ? ClientAuthenticationMethod.ClientSecretBasic
+                            : methods.Contains("client_secret_post")
+                                ? ClientAuthenticationMethod.ClientSecretPost
+                                : ClientAuthenticationMethod.ClientSecretBasic;
+                    }
+                }
+
+                break;
+        }
+
+        if (tokenEndpoint is null)
+        {
+            throw new InvalidOperationException($"Provider '{name}' has no token endpoint (set TokenEndpoint or an Issuer with discovery).");
+        }
+
+        EnsureSecureEndpoint(name, tokenEndpoint);
+        if (revocationEndpoint is not null)
+        {
+            EnsureSecureEndpoint(name, revocationEndpoint);
+        }
+
+        return new ProviderDescriptor(name, tokenEndpoint, revocationEndpoint, provider.ClientId, provider.ClientSecretName, authentication, provider.Scopes);
+    }
+
+    private async Task<DiscoveryDocument> DiscoverAsync(string name, ProviderOptions provider)
+    {
+        if (provider.Issuer is null)
+        {
+            throw new InvalidOperationException($"Provider '{name}' needs an Issuer (for discovery) or a TokenEndpoint.");
+        }
+
+        EnsureSecureEndpoint(name, provider.Issuer);
+        var issuer = provider.Issuer.AbsoluteUri.TrimEnd('/');
+        var discoveryUri = new Uri(issuer + "/.well-known/openid-configuration");
+        var client = httpClientFactory.CreateClient(DiscoveryClientName);
+        using var timeout = new CancellationTokenSource(options.Value.ProviderTimeout);
+        var document = await client.GetFromJsonAsync(discoveryUri, OAuthJsonContext.Default.DiscoveryDocument, timeout.Token)
+            ?? throw new InvalidOperationException($"Provider '{name}' returned an empty discovery document.");
+
+        if (!string.Equals(document.Issuer?.TrimEnd('/'), issuer, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"Provider '{name}': the discovery document names another issuer.");
+        }
+
+        Log.DiscoveryLoaded(logger, name);
+        return document;
+    }
+
+    internal static void EnsureSecureEndpoint(string provider, Uri endpoint)
+    {
+        if (!IsAllowedEndpoint(endpoint))
+        {
+            throw new InvalidOperationException($"Provider '{provider}': endpoint {endpoint.GetLeftPart(UriPartial.Path)} must use https (plain http is allowed on loopback only).");
+        }
+    }
+
+    /// <summary>https, or plain http on a loopback address (local development and tests).</summary>
+    internal static bool IsAllowedEndpoint(Uri endpoint) => endpoint.Scheme == Uri.UriSchemeHttps || IsLoopback(endpoint);
+
+    private static bool IsLoopback(Uri endpoint) =>
+        endpoint.Scheme == Uri.UriSchemeHttp
+        && (endpoint.IsLoopback || (IPAddress.TryParse(endpoint.DnsSafeHost, out var address) && IPAddress.IsLoopback(address)));
+
+    private sealed record CacheEntry(Task<ProviderDescriptor> Descriptor, DateTimeOffset ExpiresAt);
+}
+
+internal sealed class DiscoveryDocument
+{
+    [JsonPropertyName("issuer")]
+    public string? Issuer { get; set; }
+
+    [JsonPropertyName("token_endpoint")]
+    public Uri? TokenEndpoint { get; set; }
+
+    [JsonPropertyName("revocation_endpoint")]
+    public Uri? RevocationEndpoint { get; set; }
+
+    [JsonPropertyName("token_endpoint_auth_methods_supported")]
+    public string[]? TokenEndpointAuthMethodsSupported { get; set; }
+}

@@ -1,0 +1,23 @@
+using Microsoft.Extensions.Logging;
+
+namespace FunctionsAuth.Protection;
+
+// Key ids are truncated hashes of the keys (not the keys) and safe to log; plaintext, keys and purposes never are.
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Information,
+        Message = "Loaded the token-encryption key ring from {SecretSource}: {KeyCount} key(s), encrypting with key {KeyId}")]
+    public static partial void KeyRingLoaded(ILogger logger, string secretSource, int keyCount, string keyId);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Error,
+        Message = "Refreshing the token-encryption key ring failed; still using the current ring (encrypting with key {KeyId}) and retrying in {RetryInterval}")]
+    public static partial void KeyRingRefreshFailed(ILogger logger, string keyId, TimeSpan retryInterval, Exception exception);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Information,
+        Message = "A protected token names key {KeyId}, which the key ring does not hold; reloading the key ring")]
+    public static partial void ReloadingForUnknownKey(ILogger logger, string keyId);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning,
+        Message = "A protected token names key {KeyId}, which is not in the key ring (disabled, deleted or never ours)")]
+    public static partial void UnknownKey(ILogger logger, string keyId);
+}

@@ -1,0 +1,97 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Security.Cryptography;
+
+namespace FunctionsAuth.Protection;
+
+/// <summary>One AES-256 key of the ring, with a small pool of <see cref="AesGcm"/> instances (one instance must not be used by two threads at once).</summary>
+internal sealed class ProtectionKey : IDisposable
+{
+    public const int KeySize = 32;
+
+    private static ReadOnlySpan<byte> KeyIdLabel => "FunctionsAuth key id v1"u8;
+
+    // Pinned: the garbage collector never moves it, so compaction leaves no stray copies of the key behind.
+    private readonly byte[] _key;
+    private readonly AesGcm?[] _pool = new AesGcm?[Math.Min(Environment.ProcessorCount, 16)];
+
+    private ProtectionKey(byte[] key, string version)
+    {
+        _key = key;
+        Version = version;
+        Id = ComputeId(key);
+        IdText = FormatId(Id);
+    }
+
+    /// <summary>First 8 bytes of SHA-256(label || key), big-endian: the same key gets the same id whatever the source, across restarts.</summary>
+    public ulong Id { get; }
+
+    public string IdText { get; }
+
+    /// <summary>The secret version it came from (for messages; not secret).</summary>
+    public string Version { get; }
+
+    /// <summary>Decodes a version's value; rejects anything but base64 of exactly 32 bytes, naming the secret and version, never the value.</summary>
+    public static ProtectionKey FromBase64(string secretName, string version, string value)
+    {
+        var key = GC.AllocateUninitializedArray<byte>(KeySize, pinned: true);
+        if (!Convert.TryFromBase64String(value, key, out var written) || written != KeySize)
+        {
+            CryptographicOperations.ZeroMemory(key);
+            throw new InvalidOperationException(
+                $"Version '{version}' of secret '{secretName}' is not a token-encryption key: it must be base64 of exactly {KeySize} bytes (AES-256).");
+        }
+
+        return new ProtectionKey(key, version);
+    }
+
+    public static string FormatId(ulong id) => id.ToString("x16", CultureInfo.InvariantCulture);
+
+    public AesGcm Rent()
+    {
+        for (var i = 0; i < _pool.Length; i++)
+        {
+            if (Interlocked.Exchange(ref _pool[i], null) is { } pooled)
+            {
+                return pooled;
+            }
+        }
+
+        return new AesGcm(_key, TokenProtector.TagSize);
+    }
+
+    public void Return(AesGcm aes)
+    {
+        for (var i = 0; i < _pool.Length; i++)
+        {
+            if (Interlocked.CompareExchange(ref _pool[i], aes, null) is null)
+            {
+                return;
+            }
+        }
+
+        aes.Dispose();
+    }
+
+    /// <summary>Called by the ring once no operation can still be using this key.</summary>
+    public void Dispose()
+    {
+        for (var i = 0; i < _pool.Length; i++)
+        {
+            Interlocked.Exchange(ref _pool[i], null)?.Dispose();
+        }
+
+        CryptographicOperations.ZeroMemory(_key);
+    }
+
+    private static ulong ComputeId(ReadOnlySpan<byte> key)
+    {
+        Span<byte> input = stackalloc byte[KeyIdLabel.Length + KeySize];
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        KeyIdLabel.CopyTo(input);
+        key.CopyTo(input[KeyIdLabel.Length..]);
+        SHA256.HashData(input, hash);
+        CryptographicOperations.ZeroMemory(input);
+        return BinaryPrimitives.ReadUInt64BigEndian(hash);
+    }
+}

@@ -1,0 +1,113 @@
+using Azure;
+using Azure.Security.KeyVault.Secrets;
+using FunctionsAuth.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsAuth.Secrets;
+
+/// <summary>Secrets from Azure Key Vault, cached for <see cref="FunctionsAuthOptions.SecretCacheDuration"/>.</summary>
+internal sealed class KeyVaultSecretSource : ISecretSource
+{
+    private readonly SecretClient _client;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<KeyVaultSecretSource> _logger;
+    private readonly SingleFlightCache<string> _values;
+    private readonly SingleFlightCache<IReadOnlyList<SecretVersion>> _versions;
+
+    public KeyVaultSecretSource(SecretClient client, IOptions<FunctionsAuthOptions> options, TimeProvider timeProvider, ILogger<KeyVaultSecretSource> logger)
+    {
+        _client = client;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        var cacheDuration = options.Value.SecretCacheDuration;
+        _values = new SingleFlightCache<string>(LoadValueAsync, cacheDuration, timeProvider);
+        _versions = new SingleFlightCache<IReadOnlyList<SecretVersion>>(LoadVersionsAsync, cacheDuration, timeProvider);
+    }
+
+    public string Kind => "KeyVault";
+
+    public ValueTask<string> GetSecretAsync(string name, bool refresh, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        return _values.GetAsync(name, refresh, cancellationToken);
+    }
+
+    public ValueTask<IReadOnlyList<SecretVersion>> GetSecretVersionsAsync(string name, bool refresh, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        return _versions.GetAsync(name, refresh, cancellationToken);
+    }
+
+    // Loads run without the caller's token: they are shared by every caller waiting on the same name, and the
+    // SecretClient's own network time-out and retry policy bound them.
+    private async Task<string> LoadValueAsync(string name)
+    {
+        try
+        {
+            KeyVaultSecret secret = await _client.GetSecretAsync(name, null, CancellationToken.None);
+            Log.SecretRead(_logger, name);
+            return secret.Value ?? "";
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            throw NotFound(name, e);
+        }
+    }
+
+    private async Task<IReadOnlyList<SecretVersion>> LoadVersionsAsync(string name)
+    {
+        try
+        {
+            var now = _timeProvider.GetUtcNow();
+            var usable = new List<SecretProperties>();
+            await foreach (var properties in _client.GetPropertiesOfSecretVersionsAsync(name, CancellationToken.None))
+            {
+                if (IsUsable(properties, now))
+                {
+                    usable.Add(properties);
+                }
+            }
+
+            if (usable.Count == 0)
+            {
+                Log.SecretNotFound(_logger, name, _client.VaultUri);
+                throw new SecretNotFoundException(name, $"Secret '{name}' has no enabled, currently valid version in Key Vault {_client.VaultUri}.");
+            }
+
+            usable.Sort(NewestFirst);
+            var secrets = await Task.WhenAll(usable.Select(p => _client.GetSecretAsync(name, p.Version, CancellationToken.None)));
+            var versions = new SecretVersion[secrets.Length];
+            for (var i = 0; i < secrets.Length; i++)
+            {
+                versions[i] = new SecretVersion(usable[i].Version, secrets[i].Value.Value ?? "", usable[i].CreatedOn);
+            }
+
+            Log.SecretVersionsRead(_logger, name, versions.Length);
+            return versions;
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            throw NotFound(name, e);
+        }
+    }
+
+    // Expired and not-yet-valid versions are left out as well as disabled ones: Key Vault does not enforce
+    // nbf/exp on reads, so honouring them is up to us.
+    private static bool IsUsable(SecretProperties properties, DateTimeOffset now) =>
+        properties.Enabled == true
+        && (properties.NotBefore is null || properties.NotBefore <= now)
+        && (properties.ExpiresOn is null || properties.ExpiresOn > now);
+
+    private static int NewestFirst(SecretProperties x, SecretProperties y)
+    {
+        var byCreation = Nullable.Compare(y.CreatedOn, x.CreatedOn);
+        return byCreation != 0 ? byCreation : string.CompareOrdinal(y.Version, x.Version);
+    }
+
+    private SecretNotFoundException NotFound(string name, RequestFailedException e)
+    {
+        Log.SecretNotFound(_logger, name, _client.VaultUri);
+        return new SecretNotFoundException(name, $"Secret '{name}' was not found in Key Vault {_client.VaultUri}.", e);
+    }
+}

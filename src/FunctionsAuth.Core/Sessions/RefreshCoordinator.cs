@@ -1,0 +1,282 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using FunctionsAuth.Configuration;
+using FunctionsAuth.OAuth;
+using FunctionsAuth.Protection;
+using FunctionsAuth.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsAuth.Sessions;
+
+/// <summary>
+/// Makes a session's access token current with at most one provider refresh at a time per session, across every
+/// instance: an in-process single-flight (callers for the same session share one task) plus a lease on the row,
+/// claimed with an ETag-conditional update. The lease outlives the provider call; only its owner (holding the
+/// ETag it got) releases it; an expired lease is taken over only through a fresh read of the row.
+/// Used by the HTTP path and the sweeper alike, so the two never spend one refresh token twice.
+/// </summary>
+internal sealed class RefreshCoordinator(
+    SessionStore store,
+    SessionCrypto crypto,
+    OAuthClient oauth,
+    TimeProvider time,
+    IOptions<FunctionsAuthOptions> options,
+    ILogger<RefreshCoordinator> logger)
+{
+    private static readonly TimeSpan MinPoll = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan MaxPoll = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan BusyRetryAfter = TimeSpan.FromSeconds(1);
+
+    private readonly ConcurrentDictionary<string, Lazy<Task<RefreshOutcome>>> flights = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Returns once the session's stored token meets <paramref name="demand"/> or a refresh has been tried.
+    /// Cancelling stops the wait, never the flight: a refresh token sent to the provider is always followed by
+    /// persisting its successor.
+    /// </summary>
+    public async Task<RefreshOutcome> EnsureCurrentAsync(SessionKey key, RefreshDemand demand, CancellationToken cancellationToken)
+    {
+        // At most two rounds: a joiner whose demand the shared flight did not meet (it needed a longer min_ttl
+        // than the caller that started it) starts one flight of its own.
+        for (var round = 0; ; round++)
+        {
+            var flight = JoinFlight(key, demand);
+            var outcome = await flight.WaitAsync(cancellationToken);
+            if (round > 0 || outcome.Status != RefreshStatus.Current || outcome.Session is null || demand.IsSatisfiedBy(outcome.Session, time.GetUtcNow()))
+            {
+                return outcome;
+            }
+        }
+    }
+
+    private Task<RefreshOutcome> JoinFlight(SessionKey key, RefreshDemand demand)
+    {
+        while (true)
+        {
+            var lazy = flights.GetOrAdd(key.Value, static (_, state) => new Lazy<Task<RefreshOutcome>>(() => state.self.FlyAsync(state.key, state.demand)), (self: this, key, demand));
+            if (!lazy.IsValueCreated || !lazy.Value.IsCompleted)
+            {
+                return lazy.Value;
+            }
+
+            // A finished flight whose callers all gave up waiting: drop it and start anew.
+            flights.TryRemove(new KeyValuePair<string, Lazy<Task<RefreshOutcome>>>(key.Value, lazy));
+        }
+    }
+
+    private async Task<RefreshOutcome> FlyAsync(SessionKey key, RefreshDemand demand)
+    {
+        try
+        {
+            await Task.Yield();
+            return await RunAsync(key, demand);
+        }
+        finally
+        {
+            // Still running, so the entry is this flight's own (JoinFlight replaces finished flights only).
+            flights.TryRemove(key.Value, out _);
+        }
+    }
+
+    private async Task<RefreshOutcome> RunAsync(SessionKey key, RefreshDemand demand)
+    {
+        var opts = options.Value;
+        var maxWait = opts.LeaseDuration + opts.ProviderTimeout;
+        var waitStarted = Stopwatch.GetTimestamp();
+        var poll = MinPoll;
+        while (true)
+        {
+            var session = await store.GetAsync(key, CancellationToken.None);
+            if (session is null || session.Status == SessionStatus.Revoked)
+            {
+                return new RefreshOutcome(RefreshStatus.InvalidSession);
+            }
+
+            if (session.Status == SessionStatus.ReauthRequired)
+            {
+                return new RefreshOutcome(RefreshStatus.ReauthRequired, session);
+            }
+
+            var now = time.GetUtcNow();
+            if (demand.IsSatisfiedBy(session, now))
+            {
+                return await CurrentAsync(session);
+            }
+
+            if (session.IsLeased(now))
+            {
+                // Someone else (this or another instance) is refreshing: wait for its result, then re-read.
+                if (Stopwatch.GetElapsedTime(waitStarted) > maxWait)
+                {
+                    return new RefreshOutcome(RefreshStatus.Unavailable, session, RetryAfter: BusyRetryAfter, Error: "refresh_in_progress");
+                }
+
+                await Task.Delay(poll);
+                poll = poll * 2 > MaxPoll ? MaxPoll : poll * 2;
+                continue;
+            }
+
+            var claimed = session.Clone();
+            claimed.LeaseId = Guid.NewGuid().ToString("N");
+            claimed.LeaseExpiresAt = now + opts.LeaseDuration;
+            switch (await store.TryUpdateAsync(claimed, CancellationToken.None))
+            {
+                case UpdateResult.Conflict:
+                    continue;
+                case UpdateResult.NotFound:
+                    return new RefreshOutcome(RefreshStatus.InvalidSession);
+            }
+
+            // The claim matched the ETag of the row just read, so its refresh token is the newest there is.
+            Log.LeaseTaken(logger, key);
+            return await RefreshUnderLeaseAsync(key, claimed, demand);
+        }
+    }
+
+    private async Task<RefreshOutcome> CurrentAsync(SessionEntity session)
+    {
+        try
+        {
+            return new RefreshOutcome(RefreshStatus.Current, session, await crypto.ReadAccessTokenAsync(session, CancellationToken.None));
+        }
+        catch (TokenProtectionException)
+        {
+            Log.UndecryptableSession(logger, new SessionKey(session.PartitionKey));
+            return new RefreshOutcome(RefreshStatus.InvalidSession);
+        }
+    }
+
+    private async Task<RefreshOutcome> RefreshUnderLeaseAsync(SessionKey key, SessionEntity leased, RefreshDemand demand)
+    {
+        string refreshToken;
+        try
+        {
+            refreshToken = await crypto.ReadRefreshTokenAsync(leased, CancellationToken.None);
+        }
+        catch (TokenProtectionException)
+        {
+            // Fail closed: a row whose ciphertext does not decrypt here is treated as no session at all.
+            Log.UndecryptableSession(logger, key);
+            await ReleaseAsync(leased, static _ => { });
+            return new RefreshOutcome(RefreshStatus.InvalidSession);
+        }
+
+        // Not cancellable by callers: once the refresh token is sent, its successor must be stored.
+        var result = await oauth.RefreshAsync(leased.Provider, refreshToken, CancellationToken.None);
+        var now = time.GetUtcNow();
+        if (result.Tokens is { } tokens)
+        {
+            return await CompleteAsync(key, leased, tokens, refreshToken, demand, now);
+        }
+
+        switch (result.Failure)
+        {
+            case TokenFailureKind.InvalidGrant:
+                Log.ReauthRequired(logger, key, leased.Provider);
+                var dead = await ReleaseAsync(leased, s =>
+                {
+                    s.Status = SessionStatus.ReauthRequired;
+                    s.StatusChangedAt = now;
+                    s.RefreshToken = null;
+                    s.AccessToken = null;
+                });
+                return new RefreshOutcome(RefreshStatus.ReauthRequired, dead);
+
+            case TokenFailureKind.InvalidClient or TokenFailureKind.Rejected:
+                var rejected = await ReleaseAsync(leased, s => RecordFailure(s, result.Error, now));
+                return new RefreshOutcome(RefreshStatus.ProviderError, rejected, Error: result.Error);
+
+            default:
+                var failed = await ReleaseAsync(leased, s => RecordFailure(s, result.Error, now));
+                return new RefreshOutcome(RefreshStatus.Unavailable, failed, RetryAfter: result.RetryAfter, Error: result.Error);
+        }
+    }
+
+    private async Task<RefreshOutcome> CompleteAsync(SessionKey key, SessionEntity leased, TokenSet tokens, string oldRefreshToken, RefreshDemand demand, DateTimeOffset now)
+    {
+        var updated = leased.Clone();
+
+        // RFC 6749 §6: no new refresh token in the answer means the old one stays valid.
+        await crypto.WriteTokensAsync(updated, tokens.AccessToken, tokens.RefreshToken ?? oldRefreshToken, CancellationToken.None);
+        updated.TokenType = tokens.TokenType;
+        updated.Scope = tokens.Scope ?? leased.Scope;
+        updated.AccessTokenIssuedAt = now;
+
+        // A provider that omits expires_in gets the common default of one hour (RFC 6749 leaves it open).
+        updated.AccessTokenExpiresAt = now + (tokens.ExpiresIn ?? TimeSpan.FromHours(1));
+        updated.Generation = leased.Generation + 1;
+        updated.Status = SessionStatus.Active;
+        updated.LastRefreshedAt = now;
+        updated.LeaseId = null;
+        updated.LeaseExpiresAt = null;
+        updated.FailureCount = 0;
+        updated.FirstFailureAt = null;
+        updated.NextAttemptAt = null;
+        updated.LastError = null;
+        if (demand.RecordActivity)
+        {
+            updated.LastUsedAt = now;
+        }
+
+        var write = await SaveAsync(leased, updated);
+        if (write == UpdateResult.Conflict)
+        {
+            // The SDK may have retried a write that had landed: the row then holds exactly our ciphertext.
+            var current = await store.GetAsync(key, CancellationToken.None);
+            if (current?.RefreshToken is { } stored && stored.AsSpan().SequenceEqual(updated.RefreshToken))
+            {
+                updated = current;
+            }
+            else
+            {
+                Log.LeaseLost(logger, key);
+            }
+        }
+        else if (write == UpdateResult.NotFound)
+        {
+            // Revoked while we refreshed: do not leave the new grant alive at the provider.
+            await oauth.RevokeAsync(leased.Provider, tokens.RefreshToken ?? oldRefreshToken, "refresh_token", CancellationToken.None);
+            return new RefreshOutcome(RefreshStatus.InvalidSession);
+        }
+
+        Log.Refreshed(logger, key, leased.Provider, tokens.RefreshToken is not null);
+        return new RefreshOutcome(RefreshStatus.Refreshed, updated, tokens.AccessToken, IdToken: tokens.IdToken);
+    }
+
+    /// <summary>Applies <paramref name="change"/>, drops the lease and writes with the lease's ETag.</summary>
+    private async Task<SessionEntity> ReleaseAsync(SessionEntity leased, Action<SessionEntity> change)
+    {
+        var updated = leased.Clone();
+        change(updated);
+        updated.LeaseId = null;
+        updated.LeaseExpiresAt = null;
+        if (await SaveAsync(leased, updated) != UpdateResult.Updated)
+        {
+            Log.LeaseReleaseFailed(logger, new SessionKey(leased.PartitionKey));
+        }
+
+        return updated;
+    }
+
+    private void RecordFailure(SessionEntity session, string? error, DateTimeOffset now)
+    {
+        session.FailureCount++;
+        session.FirstFailureAt ??= now;
+        session.LastError = error;
+        session.NextAttemptAt = now + RefreshSchedule.Backoff(session.FailureCount, options.Value.Sweeper);
+        if (now - session.FirstFailureAt > options.Value.Sweeper.MaxFailureDuration)
+        {
+            session.Status = SessionStatus.Failing;
+            session.StatusChangedAt = now;
+            Log.SessionFailing(logger, new SessionKey(session.PartitionKey), session.Provider, session.FailureCount, error ?? "");
+        }
+    }
+
+    /// <summary>Writes <paramref name="updated"/> (conditional on the ETag <paramref name="previous"/> was read with) and moves its due-index row.</summary>
+    internal Task<UpdateResult> SaveAsync(SessionEntity previous, SessionEntity updated)
+    {
+        updated.DueAt = RefreshSchedule.DueAt(updated, options.Value);
+        return store.TryUpdateAndReindexAsync(previous.DueAt, updated, CancellationToken.None);
+    }
+}

@@ -1,0 +1,200 @@
+using FunctionsAuth.Configuration;
+using FunctionsAuth.OAuth;
+using FunctionsAuth.Protection;
+using FunctionsAuth.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsAuth.Sessions;
+
+/// <summary>The session lifecycle behind the HTTP contract: register, get a current access token, revoke.</summary>
+internal sealed class SessionService(
+    SessionStore store,
+    SessionCrypto crypto,
+    RefreshCoordinator coordinator,
+    OAuthClient oauth,
+    TimeProvider time,
+    IOptions<FunctionsAuthOptions> options,
+    ILogger<SessionService> logger)
+{
+    private const int MaxInsertAttempts = 3;
+
+    /// <summary>Registers a session from tokens just issued (code redemption) or handed over by the front end.</summary>
+    public async Task<CreateOutcome> CreateAsync(string provider, TokenSet tokens, CancellationToken cancellationToken)
+    {
+        if (tokens.RefreshToken is not { Length: > 0 } refreshToken)
+        {
+            throw new ArgumentException("A session needs a refresh token.", nameof(tokens));
+        }
+
+        var now = time.GetUtcNow();
+        for (var attempt = 0; attempt < MaxInsertAttempts; attempt++)
+        {
+            var handle = SessionHandle.Create();
+            SessionHandle.TryGetKey(handle, out var key);
+            var session = new SessionEntity
+            {
+                PartitionKey = key.Value,
+                Provider = provider,
+                Status = SessionStatus.Active,
+                StatusChangedAt = now,
+                TokenType = tokens.TokenType,
+                Scope = tokens.Scope,
+                CreatedAt = now,
+                LastUsedAt = now,
+                LastRefreshedAt = now,
+            };
+
+            if (tokens.AccessToken.Length > 0)
+            {
+                session.AccessTokenIssuedAt = now;
+
+                // Hand-over without expires_at: treat the token as expired, so the first use refreshes it.
+                session.AccessTokenExpiresAt = tokens.ExpiresIn is { } expiresIn ? now + expiresIn : now;
+            }
+
+            await crypto.WriteTokensAsync(session, tokens.AccessToken.Length > 0 ? tokens.AccessToken : null, refreshToken, cancellationToken);
+            session.DueAt = RefreshSchedule.DueAt(session, options.Value);
+            if (session.DueAt is { } due)
+            {
+                await store.AddToIndexAsync(key, due, cancellationToken);
+            }
+
+            if (await store.TryAddAsync(session, cancellationToken))
+            {
+                Log.SessionCreated(logger, key, provider);
+                return new CreateOutcome(handle, key, session);
+            }
+        }
+
+        // 256 random bits colliding three times means the random source is broken: stop.
+        throw new InvalidOperationException("Could not allocate a unique session handle.");
+    }
+
+    /// <summary>A current access token for <paramref name="key"/>, refreshing (single-flight) only when needed.</summary>
+    public async Task<RefreshOutcome> GetAccessTokenAsync(SessionKey key, TimeSpan minTtl, CancellationToken cancellationToken)
+    {
+        var session = await store.GetAsync(key, cancellationToken);
+        if (session is null || session.Status == SessionStatus.Revoked)
+        {
+            return new RefreshOutcome(RefreshStatus.InvalidSession);
+        }
+
+        if (session.Status == SessionStatus.ReauthRequired)
+        {
+            return new RefreshOutcome(RefreshStatus.ReauthRequired, session);
+        }
+
+        var now = time.GetUtcNow();
+        var demand = new RefreshDemand(minTtl, RecordActivity: true);
+        var stillValid = session.AccessToken is not null && session.AccessTokenExpiresAt > now;
+        if (demand.IsSatisfiedBy(session, now) || (stillValid && session.NextAttemptAt > now && !session.IsLeased(now)))
+        {
+            // The fast path: one point read, no provider call. A session in back-off after provider failures is
+            // served its still-valid token rather than hammering the provider on every request.
+            string? accessToken;
+            try
+            {
+                accessToken = await crypto.ReadAccessTokenAsync(session, cancellationToken);
+            }
+            catch (TokenProtectionException)
+            {
+                Log.UndecryptableSession(logger, key);
+                return new RefreshOutcome(RefreshStatus.InvalidSession);
+            }
+
+            await RecordActivityAsync(session, now);
+            return new RefreshOutcome(RefreshStatus.Current, session, accessToken);
+        }
+
+        var outcome = await coordinator.EnsureCurrentAsync(key, demand, cancellationToken);
+        if (outcome is { Status: RefreshStatus.Unavailable or RefreshStatus.ProviderError, Session: { AccessToken: not null } stale }
+            && stale.AccessTokenExpiresAt > time.GetUtcNow())
+        {
+            // The provider is down but the stored token still works: serve it (refreshed: false) rather than fail.
+            Log.ServingStoredToken(logger, key, outcome.Error ?? "");
+            try
+            {
+                return new RefreshOutcome(RefreshStatus.Current, stale, await crypto.ReadAccessTokenAsync(stale, cancellationToken));
+            }
+            catch (TokenProtectionException)
+            {
+                Log.UndecryptableSession(logger, key);
+                return new RefreshOutcome(RefreshStatus.InvalidSession);
+            }
+        }
+
+        return outcome;
+    }
+
+    /// <summary>Deletes the session and revokes its refresh token at the provider (RFC 7009, best effort). Idempotent.</summary>
+    public async Task RevokeAsync(SessionKey key, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var session = await store.GetAsync(key, cancellationToken);
+            if (session is null)
+            {
+                return;
+            }
+
+            // Delete first, conditionally: if a refresh rotated the token meanwhile, re-read and revoke the newer one.
+            var result = await store.TryDeleteAsync(session, cancellationToken);
+            if (result == UpdateResult.Conflict)
+            {
+                continue;
+            }
+
+            if (session.DueAt is { } due)
+            {
+                await store.RemoveFromIndexAsync(key, due, cancellationToken);
+            }
+
+            if (result == UpdateResult.NotFound)
+            {
+                return;
+            }
+
+            Log.SessionRevoked(logger, key, session.Provider);
+            if (session.RefreshToken is not null)
+            {
+                string refreshToken;
+                try
+                {
+                    refreshToken = await crypto.ReadRefreshTokenAsync(session, cancellationToken);
+                }
+                catch (TokenProtectionException)
+                {
+                    Log.UndecryptableSession(logger, key);
+                    return;
+                }
+
+                await oauth.RevokeAsync(session.Provider, refreshToken, "refresh_token", cancellationToken);
+            }
+
+            return;
+        }
+
+        throw new InvalidOperationException("The session kept changing while it was being revoked.");
+    }
+
+    /// <summary>
+    /// Records use at most once per <c>ActivityResolution</c>: the sweeper refreshes only sessions used within its
+    /// activity window, so a session coming back from idle is moved to the front of the due index here.
+    /// </summary>
+    private async Task RecordActivityAsync(SessionEntity session, DateTimeOffset now)
+    {
+        if (now - session.LastUsedAt < options.Value.ActivityResolution || session.IsLeased(now))
+        {
+            return;
+        }
+
+        var updated = session.Clone();
+        updated.LastUsedAt = now;
+
+        // Losing this race is harmless: whoever won wrote a newer row.
+        await coordinator.SaveAsync(session, updated);
+    }
+}
+
+internal sealed record CreateOutcome(string Handle, SessionKey Key, SessionEntity Session);

@@ -1,0 +1,77 @@
+using Azure;
+using Azure.Data.Tables;
+
+namespace FunctionsAuth.Storage;
+
+/// <summary>
+/// One session: a partition of its own (key = SHA-256 of the handle), one row. Tokens are AES-GCM ciphertexts
+/// bound to this row and field. Every update is conditional on <see cref="ETag"/>.
+/// </summary>
+internal sealed class SessionEntity : ITableEntity
+{
+    public const string SessionRowKey = "session";
+
+    public string PartitionKey { get; set; } = "";
+    public string RowKey { get; set; } = SessionRowKey;
+    public DateTimeOffset? Timestamp { get; set; }
+    public ETag ETag { get; set; }
+
+    public string Provider { get; set; } = "";
+    public string Status { get; set; } = SessionStatus.Active;
+    public DateTimeOffset? StatusChangedAt { get; set; }
+
+    public byte[]? RefreshToken { get; set; }
+    public byte[]? AccessToken { get; set; }
+    public string? TokenType { get; set; }
+    public string? Scope { get; set; }
+    public DateTimeOffset? AccessTokenIssuedAt { get; set; }
+    public DateTimeOffset? AccessTokenExpiresAt { get; set; }
+
+    /// <summary>Id of the encryption key the token fields are under (the sweeper re-encrypts old ones).</summary>
+    public string? KeyId { get; set; }
+
+    /// <summary>Incremented by every successful refresh: tells "my write landed" from "someone else's did".</summary>
+    public long Generation { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset LastUsedAt { get; set; }
+
+    /// <summary>Last time the refresh token was spent (or handed over): idle keep-alive counts from here.</summary>
+    public DateTimeOffset? LastRefreshedAt { get; set; }
+
+    public string? LeaseId { get; set; }
+    public DateTimeOffset? LeaseExpiresAt { get; set; }
+
+    /// <summary>Where the session sits in the due index (null: not indexed).</summary>
+    public DateTimeOffset? DueAt { get; set; }
+
+    public int FailureCount { get; set; }
+    public DateTimeOffset? FirstFailureAt { get; set; }
+    public DateTimeOffset? NextAttemptAt { get; set; }
+
+    /// <summary>Last failure as an error code (never a provider body).</summary>
+    public string? LastError { get; set; }
+
+    public bool IsLeased(DateTimeOffset now) => LeaseId is not null && LeaseExpiresAt > now;
+
+    public SessionEntity Clone() => (SessionEntity)MemberwiseClone();
+}
+
+internal static class SessionStatus
+{
+    public const string Active = "active";
+    public const string ReauthRequired = "reauth_required";
+    public const string Revoked = "revoked";
+
+    /// <summary>Refresh kept failing for longer than the sweeper's limit: reported, refreshed only on demand.</summary>
+    public const string Failing = "failing";
+}
+
+/// <summary>Due index row: partition = the minute the session becomes due, row = session key.</summary>
+internal sealed class DueIndexEntity : ITableEntity
+{
+    public string PartitionKey { get; set; } = "";
+    public string RowKey { get; set; } = "";
+    public DateTimeOffset? Timestamp { get; set; }
+    public ETag ETag { get; set; }
+}

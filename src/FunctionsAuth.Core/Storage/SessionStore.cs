@@ -1,0 +1,174 @@
+using System.Globalization;
+using System.Net;
+using System.Runtime.CompilerServices;
+using Azure;
+using Azure.Data.Tables;
+using FunctionsAuth.Configuration;
+using FunctionsAuth.Sessions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FunctionsAuth.Storage;
+
+/// <summary>
+/// The only place that knows Table Storage: 404/409/412 become <see cref="UpdateResult"/> values here and nowhere else.
+/// Session rows are only ever written conditionally (insert, or update/delete with the ETag that was read).
+/// </summary>
+internal sealed class SessionStore(TableServiceClient service, IOptions<FunctionsAuthOptions> options, ILogger<SessionStore> logger)
+{
+    private const string BucketFormat = "yyyyMMddHHmm";
+
+    private readonly TableClient sessions = service.GetTableClient(options.Value.Storage.SessionsTable);
+    private readonly TableClient dueIndex = service.GetTableClient(options.Value.Storage.DueIndexTable);
+
+    public string SessionsTableName => sessions.Name;
+
+    public async Task EnsureTablesAsync(CancellationToken cancellationToken)
+    {
+        foreach (var table in new[] { sessions, dueIndex })
+        {
+            try
+            {
+                await table.CreateIfNotExistsAsync(cancellationToken);
+            }
+            catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.Forbidden)
+            {
+                // With table-scoped roles the app may not create tables; infra/ creates them.
+                Log.TableCreationForbidden(logger, table.Name);
+            }
+        }
+    }
+
+    public async Task<SessionEntity?> GetAsync(SessionKey key, CancellationToken cancellationToken)
+    {
+        var response = await sessions.GetEntityIfExistsAsync<SessionEntity>(key.Value, SessionEntity.SessionRowKey, cancellationToken: cancellationToken);
+        return response.HasValue ? response.Value : null;
+    }
+
+    /// <summary>Adds a new session; false when the key exists already (409).</summary>
+    public async Task<bool> TryAddAsync(SessionEntity entity, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await sessions.AddEntityAsync(entity, cancellationToken);
+            entity.ETag = response.Headers.ETag ?? default;
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.Conflict)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Replaces the row if it still has <paramref name="entity"/>'s ETag; on success the entity carries the new one.</summary>
+    public async Task<UpdateResult> TryUpdateAsync(SessionEntity entity, CancellationToken cancellationToken)
+    {
+        if (entity.ETag == default || entity.ETag == ETag.All)
+        {
+            throw new InvalidOperationException("Session rows are only updated with the ETag they were read with.");
+        }
+
+        try
+        {
+            var response = await sessions.UpdateEntityAsync(entity, entity.ETag, TableUpdateMode.Replace, cancellationToken);
+            entity.ETag = response.Headers.ETag ?? default;
+            return UpdateResult.Updated;
+        }
+        catch (RequestFailedException ex) when (IsLostRace(ex))
+        {
+            return Translate(ex);
+        }
+    }
+
+    /// <summary>
+    /// Conditional update that also moves the session's due-index row. The new index row is written first: a crash
+    /// between the writes leaves an extra index row (the sweeper drops it), never a due session missing from the index.
+    /// </summary>
+    public async Task<UpdateResult> TryUpdateAndReindexAsync(DateTimeOffset? previousDueAt, SessionEntity updated, CancellationToken cancellationToken)
+    {
+        var key = new SessionKey(updated.PartitionKey);
+        var moved = BucketOrNull(previousDueAt) != BucketOrNull(updated.DueAt);
+        if (moved && updated.DueAt is { } due)
+        {
+            await AddToIndexAsync(key, due, cancellationToken);
+        }
+
+        var result = await TryUpdateAsync(updated, cancellationToken);
+        if (result == UpdateResult.Updated && moved && previousDueAt is { } old)
+        {
+            await RemoveFromIndexAsync(key, old, cancellationToken);
+        }
+
+        return result;
+    }
+
+    public async Task<UpdateResult> TryDeleteAsync(SessionEntity entity, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await sessions.DeleteEntityAsync(entity.PartitionKey, entity.RowKey, entity.ETag, cancellationToken);
+            return UpdateResult.Updated;
+        }
+        catch (RequestFailedException ex) when (IsLostRace(ex))
+        {
+            return Translate(ex);
+        }
+    }
+
+    /// <summary>Puts the session into the due index at <paramref name="dueAt"/>. Index rows hold no secret; an upsert is safe.</summary>
+    public async Task AddToIndexAsync(SessionKey key, DateTimeOffset dueAt, CancellationToken cancellationToken)
+    {
+        await dueIndex.UpsertEntityAsync(new DueIndexEntity { PartitionKey = Bucket(dueAt), RowKey = key.Value }, TableUpdateMode.Replace, cancellationToken);
+    }
+
+    public async Task RemoveFromIndexAsync(SessionKey key, DateTimeOffset dueAt, CancellationToken cancellationToken)
+    {
+        await RemoveFromIndexAsync(Bucket(dueAt), key.Value, cancellationToken);
+    }
+
+    public async Task RemoveFromIndexAsync(string bucket, string sessionKey, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await dueIndex.DeleteEntityAsync(bucket, sessionKey, ETag.All, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Index rows due at or before <paramref name="upTo"/>, oldest first. One range scan over partition keys:
+    /// its cost grows with the number of due rows, not with the number of sessions stored.
+    /// </summary>
+    public async IAsyncEnumerable<DueIndexEntry> QueryDueAsync(DateTimeOffset upTo, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var filter = TableClient.CreateQueryFilter($"PartitionKey le {Bucket(upTo)}");
+        var pages = dueIndex.QueryAsync<DueIndexEntity>(filter, maxPerPage: pageSize, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken).AsPages();
+        await foreach (var page in pages)
+        {
+            foreach (var row in page.Values)
+            {
+                yield return new DueIndexEntry(row.PartitionKey, new SessionKey(row.RowKey));
+            }
+        }
+    }
+
+    /// <summary>Reads nothing but proves the table answers with the configured identity.</summary>
+    public async Task CheckAsync(CancellationToken cancellationToken)
+    {
+        await sessions.GetEntityIfExistsAsync<SessionEntity>("health", "health", select: ["PartitionKey"], cancellationToken: cancellationToken);
+    }
+
+    private static string? BucketOrNull(DateTimeOffset? dueAt) => dueAt is { } value ? Bucket(value) : null;
+
+    public static string Bucket(DateTimeOffset dueAt) => dueAt.UtcDateTime.ToString(BucketFormat, CultureInfo.InvariantCulture);
+
+    private static bool IsLostRace(RequestFailedException ex) =>
+        ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.NotFound;
+
+    private static UpdateResult Translate(RequestFailedException ex) =>
+        ex.Status == (int)HttpStatusCode.PreconditionFailed ? UpdateResult.Conflict : UpdateResult.NotFound;
+}
+
+internal readonly record struct DueIndexEntry(string Bucket, SessionKey Key);

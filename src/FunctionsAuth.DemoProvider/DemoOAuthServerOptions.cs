@@ -1,0 +1,76 @@
+namespace FunctionsAuth.DemoProvider;
+
+/// <summary>Settable properties so the standalone host can bind them from the <c>DemoProvider</c> configuration section.</summary>
+public sealed class DemoOAuthServerOptions
+{
+    /// <summary>Loopback port to listen on; 0 picks a free one.</summary>
+    public int Port { get; set; }
+
+    /// <summary>Registered clients; when empty, <see cref="DemoOAuthClient.CreateDefault"/> is registered.</summary>
+    public IList<DemoOAuthClient> Clients { get; set; } = [];
+
+    public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromHours(1);
+
+    public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(14);
+
+    internal IReadOnlyList<DemoOAuthClient> EffectiveClients =>
+        Clients.Count == 0 ? [DemoOAuthClient.CreateDefault()] : [.. Clients];
+
+    internal void Validate()
+    {
+        List<string> failures = [];
+
+        if (Port is < 0 or > 65535)
+        {
+            failures.Add($"Port must be between 0 and 65535 (was {Port}).");
+        }
+
+        if (AccessTokenLifetime <= TimeSpan.Zero)
+        {
+            failures.Add("AccessTokenLifetime must be positive.");
+        }
+
+        if (RefreshTokenLifetime <= TimeSpan.Zero)
+        {
+            failures.Add("RefreshTokenLifetime must be positive.");
+        }
+
+        var clientIds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var client in Clients)
+        {
+            if (string.IsNullOrWhiteSpace(client.ClientId))
+            {
+                failures.Add("Every client needs a ClientId.");
+                continue;
+            }
+
+            if (!clientIds.Add(client.ClientId))
+            {
+                failures.Add($"Client '{client.ClientId}' is registered twice.");
+            }
+
+            if (client.ClientSecret is { Length: 0 })
+            {
+                failures.Add($"Client '{client.ClientId}' has an empty secret; use null for a public client.");
+            }
+
+            if (client.RedirectUris.Count == 0)
+            {
+                failures.Add($"Client '{client.ClientId}' needs at least one redirect URI.");
+            }
+
+            foreach (var uri in client.RedirectUris)
+            {
+                if (!uri.IsAbsoluteUri)
+                {
+                    failures.Add($"Client '{client.ClientId}' has a relative redirect URI '{uri}'.");
+                }
+            }
+        }
+
+        if (failures.Count > 0)
+        {
+            throw new ArgumentException("Invalid demo OAuth server options: " + string.Join(" ", failures));
+        }
+    }
+}

@@ -1,0 +1,8 @@
+using FunctionsAuth;
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Extensions.Hosting;
+
+var builder = FunctionsApplication.CreateBuilder(args);
+builder.ConfigureFunctionsWebApplication();
+builder.Services.AddFunctionsAuth();
+builder.Build().Run();

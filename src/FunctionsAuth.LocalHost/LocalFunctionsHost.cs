@@ -1,0 +1,29 @@
+using FunctionsAuth.Functions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FunctionsAuth.LocalHost;
+
+/// <summary>
+/// Serves the Functions app's own function classes on Kestrel for machines without Azure Functions Core Tools:
+/// same routes (<c>api/</c> prefix), same function-key check, timer functions on their schedules, configuration
+/// read like the Functions host reads it (<c>local.settings.json</c> Values, then environment variables).
+/// </summary>
+public static class LocalFunctionsHost
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+        builder.Configuration.AddFunctionsLocalSettings(builder.Environment.ContentRootPath, args);
+        builder.Services.AddFunctionsAuth();
+        var catalog = FunctionCatalog.FromAssembly(typeof(AuthFunctions).Assembly);
+        builder.Services.AddSingleton(catalog);
+        builder.Services.AddSingleton<FunctionKeys>();
+        builder.Services.AddHostedService<TimerScheduler>();
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.MapFunctions(catalog);
+        return app;
+    }
+}

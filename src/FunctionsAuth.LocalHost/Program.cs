@@ -1,0 +1,4 @@
+using FunctionsAuth.LocalHost;
+
+var app = LocalFunctionsHost.Build(args);
+await app.RunAsync();

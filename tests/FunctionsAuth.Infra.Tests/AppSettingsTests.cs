@@ -1,0 +1,86 @@
+using FunctionsAuth.Configuration;
+using FunctionsAuth.Infra.Tests.Framework;
+using Xunit;
+
+namespace FunctionsAuth.Infra.Tests;
+
+[Collection(InfraCollection.Name)]
+public sealed class AppSettingsTests(InfraFixture infra)
+{
+    [Fact]
+    public void AppSettings_SetEveryOptionTheCodeRequires()
+    {
+        var required = RequiredSettings.All();
+        var settings = infra.Example.AppSettings;
+
+        Assert.Contains(required, s => s.RequiredInAzure);
+        var missing = required.Where(s => string.IsNullOrWhiteSpace(settings.GetValueOrDefault(s.Name))).Select(s => s.Name);
+        Assert.Empty(missing);
+    }
+
+    [Fact]
+    public void AppSettings_LiteralValuesPassTheOptionsValidation()
+    {
+        var settings = infra.Example.AppSettings;
+        var invalid = RequiredSettings.All()
+            .Where(s => settings.TryGetValue(s.Name, out var value) && !value.StartsWith('['))
+            .SelectMany(s => s.Validate(settings[s.Name]).Select(error => $"{s.Name}: {error}"));
+
+        Assert.Empty(invalid);
+    }
+
+    [Fact]
+    public void AppSettings_UnderTheSection_AllBindToAnOptionsProperty()
+    {
+        var unbound = infra.Example.AppSettings.Keys
+            .Where(name => name.StartsWith(FunctionsAuthOptions.SectionName + RequiredSettings.Separator, StringComparison.Ordinal))
+            .Where(name => RequiredSettings.Bind(name) is null);
+
+        Assert.Empty(unbound);
+    }
+
+    [Fact]
+    public void AppSettings_ExpandEveryProviderOfTheParameters()
+    {
+        var providers = infra.ExampleParameters.At("parameters.providers.value")!.Value.EnumerateArray().ToList();
+        var settings = infra.Example.AppSettings;
+
+        Assert.NotEmpty(providers);
+        foreach (var provider in providers)
+        {
+            var prefix = $"{FunctionsAuthOptions.SectionName}__{nameof(FunctionsAuthOptions.Providers)}__{provider.GetProperty("name").GetString()}__";
+            foreach (var field in provider.EnumerateObject().Where(f => f.Name != "name"))
+            {
+                var property = typeof(ProviderOptions).GetProperty(field.Name, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase);
+                Assert.True(property is not null, $"Provider field {field.Name} matches no {nameof(ProviderOptions)} property");
+                Assert.Equal(field.Value.GetString(), settings.GetValueOrDefault(prefix + property.Name));
+            }
+
+            Assert.All(RequiredSettings.ProviderProperties(), p => Assert.False(string.IsNullOrEmpty(settings.GetValueOrDefault(prefix + p.Name)), prefix + p.Name));
+            Assert.True(Enum.TryParse<ProviderKind>(settings[prefix + nameof(ProviderOptions.Kind)], out _));
+        }
+    }
+
+    [Fact]
+    public void HostStorage_ConnectsThroughTheAppIdentity()
+    {
+        var settings = infra.Example.AppSettings;
+        var identity = Deployment.IdOf(infra.Example.Single("Microsoft.ManagedIdentity/userAssignedIdentities"));
+        var account = Deployment.IdOf(infra.Example.Single("Microsoft.Storage/storageAccounts"));
+
+        Assert.Equal("managedidentity", settings["AzureWebJobsStorage__credential"]);
+        Assert.StartsWith($"[reference('{identity}',", settings["AzureWebJobsStorage__clientId"], StringComparison.Ordinal);
+        Assert.EndsWith(").clientId]", settings["AzureWebJobsStorage__clientId"], StringComparison.Ordinal);
+        Assert.StartsWith($"[reference('{account}',", settings["AzureWebJobsStorage__blobServiceUri"], StringComparison.Ordinal);
+        Assert.DoesNotContain("AzureWebJobsStorage", settings.Keys);
+        Assert.DoesNotContain(settings.Keys, name => name.StartsWith("AzureWebJobsStorage__", StringComparison.Ordinal) && name.EndsWith("ConnectionString", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public void DefaultAzureCredential_UsesTheAppIdentity()
+    {
+        var settings = infra.Example.AppSettings;
+
+        Assert.Equal(settings["AzureWebJobsStorage__clientId"], settings["AZURE_CLIENT_ID"]);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Text.RegularExpressions;
+using FunctionsAuth.Infra.Tests.Framework;
+using Xunit;
+
+namespace FunctionsAuth.Infra.Tests;
+
+[Collection(InfraCollection.Name)]
+public sealed partial class RoleAssignmentTests(InfraFixture infra)
+{
+    private const string StorageBlobDataOwner = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b";
+    private const string StorageTableDataContributor = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3";
+    private const string KeyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
+    private const string KeyVaultSecretsOfficer = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
+
+    // Not one of the issue's three: Application Insights with local auth off accepts telemetry only from an identity
+    // holding it (infra/README.md).
+    private const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
+
+    private static readonly string[] AppRoles = [StorageBlobDataOwner, StorageTableDataContributor, KeyVaultSecretsUser, MonitoringMetricsPublisher];
+
+    [Fact]
+    public void App_GetsExactlyTheLeastPrivilegeRoles()
+    {
+        var identity = AppPrincipal(infra.Example);
+
+        Assert.Equal(AppRoles.Order(), infra.Example.RoleAssignments.Select(a => a.RoleDefinitionId).Distinct().Order());
+        Assert.All(infra.Example.RoleAssignments, a => Assert.Equal(identity, a.PrincipalId));
+    }
+
+    [Fact]
+    public void AppRoles_AreScopedToTheResourceTheyServe()
+    {
+        var example = infra.Example;
+        var expected = new Dictionary<string, string[]>
+        {
+            [StorageBlobDataOwner] = [Deployment.IdOf(example.Single("Microsoft.Storage/storageAccounts"))],
+            [StorageTableDataContributor] = [.. example.OfType("Microsoft.Storage/storageAccounts/tableServices/tables").Select(Deployment.IdOf).Order()],
+            [KeyVaultSecretsUser] = [Deployment.IdOf(example.Single("Microsoft.KeyVault/vaults"))],
+            [MonitoringMetricsPublisher] = [Deployment.IdOf(example.Single("Microsoft.Insights/components"))],
+        };
+
+        var actual = example.RoleAssignments
+            .GroupBy(a => a.RoleDefinitionId)
+            .ToDictionary(g => g.Key, g => g.Select(a => a.Scope).Order().ToArray());
+
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void RoleAssignments_AreNamedAfterScopePrincipalAndRole()
+    {
+        Assert.All(infra.Example.RoleAssignments, a =>
+        {
+            var name = AssignmentName().Match(a.Name);
+            Assert.True(name.Success, a.Name);
+            Assert.Equal(a.Scope, name.Groups["scope"].Value);
+            Assert.Equal(a.PrincipalId, $"[{name.Groups["principal"].Value}]");
+            Assert.Equal(a.RoleDefinitionId, name.Groups["role"].Value);
+        });
+    }
+
+    [Fact]
+    public void Deployer_GetsOnlySecretsOfficerOnTheVault_AndOnlyWhenNamed()
+    {
+        var optional = infra.WithOptionalFeatures;
+        var deployer = Assert.Single(optional.RoleAssignments, a => a.PrincipalId == InfraFixture.Optional.DeployerPrincipalId);
+        var assignment = optional.OfType("Microsoft.Authorization/roleAssignments").Single(r => r.String("properties.principalId") == deployer.PrincipalId);
+
+        Assert.Equal(KeyVaultSecretsOfficer, deployer.RoleDefinitionId);
+        Assert.Equal(Deployment.IdOf(optional.Single("Microsoft.KeyVault/vaults")), deployer.Scope);
+        Assert.Equal("Group", assignment.String("properties.principalType"));
+        Assert.Equal(AppRoles.Append(KeyVaultSecretsOfficer).Order(), optional.RoleAssignments.Select(a => a.RoleDefinitionId).Distinct().Order());
+        Assert.DoesNotContain(infra.Example.RoleAssignments, a => a.RoleDefinitionId == KeyVaultSecretsOfficer);
+    }
+
+    private static string AppPrincipal(Deployment deployment)
+    {
+        var identity = Deployment.IdOf(deployment.Single("Microsoft.ManagedIdentity/userAssignedIdentities"));
+        var principals = deployment.RoleAssignments.Select(a => a.PrincipalId).Where(p => p.Contains(identity, StringComparison.Ordinal)).Distinct();
+        var principal = Assert.Single(principals);
+        Assert.EndsWith(").principalId]", principal, StringComparison.Ordinal);
+        return principal;
+    }
+
+    [GeneratedRegex(@"^\[guid\('(?<scope>[^']+)', (?<principal>.+), '(?<role>[0-9a-f-]{36})'\)\]$")]
+    private static partial Regex AssignmentName();
+}

@@ -1,0 +1,46 @@
+using FunctionsAuth.Configuration;
+using FunctionsAuth.Infra.Tests.Framework;
+using Xunit;
+
+namespace FunctionsAuth.Infra.Tests;
+
+[Collection(InfraCollection.Name)]
+public sealed class StorageTests(InfraFixture infra)
+{
+    [Theory]
+    [InlineData("properties.allowSharedKeyAccess", "false")]
+    [InlineData("properties.allowBlobPublicAccess", "false")]
+    [InlineData("properties.minimumTlsVersion", "\"TLS1_2\"")]
+    [InlineData("properties.supportsHttpsTrafficOnly", "true")]
+    [InlineData("properties.defaultToOAuthAuthentication", "true")]
+    public void StorageAccount_KeepsTheSecurityBaseline(string path, string expected)
+    {
+        var account = infra.Example.Single("Microsoft.Storage/storageAccounts");
+
+        Assert.Equal(expected, account.At(path)?.GetRawText());
+    }
+
+    [Fact]
+    public void BlobContainers_AreNotPublic()
+    {
+        var containers = infra.Example.OfType("Microsoft.Storage/storageAccounts/blobServices/containers").ToList();
+
+        Assert.NotEmpty(containers);
+        Assert.All(containers, c => Assert.Equal("None", c.String("properties.publicAccess")));
+    }
+
+    [Fact]
+    public void Tables_ExistForEveryConfiguredTableName()
+    {
+        var tableSettings = RequiredSettings.All()
+            .Where(s => s.Property.DeclaringType == typeof(StorageOptions) && s.Property.Name.EndsWith("Table", StringComparison.Ordinal))
+            .Select(s => infra.Example.AppSettings[s.Name])
+            .ToHashSet();
+        var tables = infra.Example.OfType("Microsoft.Storage/storageAccounts/tableServices/tables")
+            .Select(t => t.GetProperty("name").GetString()!.Split('/')[^1])
+            .ToHashSet();
+
+        Assert.NotEmpty(tableSettings);
+        Assert.Equal(tableSettings, tables);
+    }
+}

@@ -1,0 +1,35 @@
+using System.Security.Cryptography;
+using System.Text;
+using FunctionsAuth.Tests.Secrets;
+
+namespace FunctionsAuth.Tests.Protection;
+
+/// <summary>Canonical keys and values for the protection tests.</summary>
+internal static class TestKeys
+{
+    public const string SecretName = "token-encryption-key";
+    public const string Setting = "FunctionsAuth:Secrets:" + SecretName;
+    public const string RefreshToken = "1//0gRefreshToken-Canonical-7Qx";
+    public const string Purpose = "sessions/9f86d081884c7d659a2feaa0c55ad015/refresh_token";
+
+    public static byte[] Old { get; } = Key(0x10);
+
+    public static byte[] New { get; } = Key(0xA0);
+
+    /// <summary>Never in any ring under test.</summary>
+    public static byte[] Stranger { get; } = Key(0x55);
+
+    public static string Base64(byte[] key) => Convert.ToBase64String(key);
+
+    /// <summary>The key id computed independently of the code under test.</summary>
+    public static string IdOf(byte[] key) =>
+        Convert.ToHexStringLower(SHA256.HashData([.. Encoding.UTF8.GetBytes("FunctionsAuth key id v1"), .. key])[..8]);
+
+    /// <summary>Services whose key ring is <paramref name="newestFirst"/>, read from configuration.</summary>
+    public static SecretsTestHost HostWithKeys(params byte[][] newestFirst) =>
+        SecretsTestHost.Create([new(Setting, Ring(newestFirst))]);
+
+    public static string Ring(params byte[][] newestFirst) => string.Join(',', newestFirst.Select(Base64));
+
+    private static byte[] Key(byte first) => Enumerable.Range(0, 32).Select(i => (byte)(first + i)).ToArray();
+}
