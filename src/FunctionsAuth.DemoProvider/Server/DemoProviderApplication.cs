@@ -37,7 +37,8 @@ internal static class DemoProviderApplication
 
         // Scoped DbContext (not pooled, not singleton): every request gets its own context, so concurrent token
         // requests never share change tracking. The name is unique per server, so two servers in one process
-        // do not share the InMemory store.
+        // do not share the InMemory store. OpenIddict's stores open transactions for some operations; InMemory
+        // has none and would throw instead of ignoring them.
         builder.Services.AddDbContext<DemoProviderDbContext>(db => db
             .UseInMemoryDatabase(databaseName)
             .UseOpenIddict()
@@ -47,8 +48,8 @@ internal static class DemoProviderApplication
             .AddCore(core => core
                 .UseEntityFrameworkCore()
                 .UseDbContext<DemoProviderDbContext>()
-                // The InMemory provider cannot run ExecuteUpdate/ExecuteDelete, which OpenIddict otherwise uses
-                // to revoke a token chain on refresh-token reuse and to revoke by subject.
+                // The InMemory provider cannot run ExecuteUpdate/ExecuteDelete, which OpenIddict otherwise uses to
+                // revoke a token chain (authorization-code replay) and to revoke by subject (RevokeGrantsAsync).
                 .DisableBulkOperations())
             .AddServer(server =>
             {
@@ -90,7 +91,7 @@ internal static class DemoProviderApplication
                       .RemoveEventHandler(OpenIddictServerHandlers.RedeemTokenEntry.Descriptor)
                       .AddEventHandler(RedeemTokenEntryStrictly.Descriptor);
 
-                // Loopback http only: the server never binds anything but the addresses it is given.
+                // Plain http on loopback: without this, OpenIddict refuses every request that is not HTTPS.
                 server.UseAspNetCore()
                       .DisableTransportSecurityRequirement()
                       .EnableAuthorizationEndpointPassthrough();

@@ -32,7 +32,7 @@ internal sealed class RejectRedeemedRefreshToken(
     {
         if (context.EndpointType is not OpenIddictServerEndpointType.Token ||
             context.Request?.IsRefreshTokenGrantType() is not true ||
-            context.Principal?.HasTokenType(TokenTypeHints.RefreshToken) is not true)
+            context.Principal?.HasTokenType(TokenTypeIdentifiers.RefreshToken) is not true)
         {
             return;
         }
