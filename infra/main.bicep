@@ -177,6 +177,7 @@ var appSettings = union(
     AZURE_CLIENT_ID: identity.properties.clientId
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+    FunctionsAuth__KeyVaultUri: keyVault.outputs.uri
     FunctionsAuth__EncryptionKeySecretName: encryptionKeySecretName
     FunctionsAuth__Storage__TableServiceUri: storage.outputs.tableEndpoint
     FunctionsAuth__Storage__SessionsTable: sessionsTable

@@ -57,7 +57,7 @@ public static class FunctionsAuthServiceCollectionExtensions
 
         services.TryAddSingleton<CircuitBreaker>();
         services.TryAddSingleton<ProviderRegistry>();
-        services.AddHttpClient(ProviderRegistry.DiscoveryClientName);
+        services.AddHttpClient(ProviderRegistry.DiscoveryClientName).RemoveAllLoggers();
 
         // Each call's own time-out applies (ProviderTimeout); the factory's default logging would record endpoints at Information.
         services.AddHttpClient(OAuthClient.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan).RemoveAllLoggers();
@@ -86,9 +86,23 @@ public static class FunctionsAuthServiceCollectionExtensions
 }
 
 /// <summary>Creates the tables (where the identity may) before the first request.</summary>
-internal sealed class StartupTasks(SessionStore store) : IHostedService
+internal sealed partial class StartupTasks(SessionStore store, ILogger<StartupTasks> logger) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => store.EnsureTablesAsync(cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.EnsureTablesAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Storage may be down at boot: start anyway, report unhealthy, and let requests fail clearly until it is back.
+            LogTablesUnavailable(logger, ex.GetType().Name);
+        }
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(4001, LogLevel.Error, "Table Storage could not be reached at start-up ({ExceptionType}); /api/health reports unhealthy until it answers.")]
+    private static partial void LogTablesUnavailable(ILogger logger, string exceptionType);
 }

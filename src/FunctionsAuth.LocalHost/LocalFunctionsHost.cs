@@ -1,6 +1,7 @@
 using FunctionsAuth.Functions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace FunctionsAuth.LocalHost;
 
@@ -15,6 +16,8 @@ public static class LocalFunctionsHost
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
         builder.Configuration.AddFunctionsLocalSettings(builder.Environment.ContentRootPath, args);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddSimpleConsole(console => console.SingleLine = true);
         builder.Services.AddFunctionsAuth();
         var catalog = FunctionCatalog.FromAssembly(typeof(AuthFunctions).Assembly);
         builder.Services.AddSingleton(catalog);

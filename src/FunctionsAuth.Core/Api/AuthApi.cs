@@ -158,7 +158,7 @@ public sealed class AuthApi
             return ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", "The provider issued no refresh token: request offline access (for example the 'offline_access' scope).");
         }
 
-        var created = await sessions.CreateAsync(provider, tokens, cancellationToken);
+        var created = await sessions.CreateAsync(provider, tokens, issuedNow: true, cancellationToken);
         return Created(created.Handle, created.Session, tokens.AccessToken, tokens.IdToken);
     }
 
@@ -187,7 +187,7 @@ public sealed class AuthApi
         var now = time.GetUtcNow();
         TimeSpan? expiresIn = request.ExpiresAt is { } at ? DateTimeOffset.FromUnixTimeSeconds(at) - now : null;
         var tokens = new TokenSet(request.AccessToken ?? "", "Bearer", expiresIn is { } span && span < TimeSpan.Zero ? TimeSpan.Zero : expiresIn, refreshToken, request.Scope, null);
-        var created = await sessions.CreateAsync(provider, tokens, cancellationToken);
+        var created = await sessions.CreateAsync(provider, tokens, issuedNow: false, cancellationToken);
 
         var demand = new RefreshDemand(TimeSpan.Zero, RecordActivity: false);
         if (demand.IsSatisfiedBy(created.Session, now) && request.AccessToken is { } accessToken)

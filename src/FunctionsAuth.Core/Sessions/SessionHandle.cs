@@ -28,9 +28,27 @@ internal static class SessionHandle
             return false;
         }
 
-        Span<byte> bytes = stackalloc byte[ByteLength];
-        if (!Base64Url.TryDecodeFromChars(handle, bytes, out var written) || written != ByteLength)
+        // The decoder skips white space and would accept other shapes: check the alphabet first.
+        foreach (var c in handle)
         {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not '-' and not '_')
+            {
+                return false;
+            }
+        }
+
+        Span<byte> bytes = stackalloc byte[ByteLength];
+        int written;
+        try
+        {
+            if (!Base64Url.TryDecodeFromChars(handle, bytes, out written) || written != ByteLength)
+            {
+                return false;
+            }
+        }
+        catch (FormatException)
+        {
+            // Non-canonical trailing bits.
             return false;
         }
 

@@ -19,8 +19,11 @@ internal sealed class SessionService(
 {
     private const int MaxInsertAttempts = 3;
 
-    /// <summary>Registers a session from tokens just issued (code redemption) or handed over by the front end.</summary>
-    public async Task<CreateOutcome> CreateAsync(string provider, TokenSet tokens, CancellationToken cancellationToken)
+    /// <summary>
+    /// Registers a session from tokens just issued (code redemption, <paramref name="issuedNow"/>) or handed over by
+    /// the front end (issue time unknown).
+    /// </summary>
+    public async Task<CreateOutcome> CreateAsync(string provider, TokenSet tokens, bool issuedNow, CancellationToken cancellationToken)
     {
         if (tokens.RefreshToken is not { Length: > 0 } refreshToken)
         {
@@ -47,7 +50,7 @@ internal sealed class SessionService(
 
             if (tokens.AccessToken.Length > 0)
             {
-                session.AccessTokenIssuedAt = now;
+                session.AccessTokenIssuedAt = issuedNow ? now : null;
 
                 // Hand-over without expires_at: treat the token as expired, so the first use refreshes it.
                 session.AccessTokenExpiresAt = tokens.ExpiresIn is { } expiresIn ? now + expiresIn : now;

@@ -141,7 +141,9 @@ public sealed class TestHost : IAsyncDisposable
     public static async Task<TestHost> StartAsync(TestEnvironment environment, Action<WebApplicationBuilder>? configure = null)
     {
         var logs = new CapturingLoggerProvider();
-        var app = LocalFunctionsHost.Build(["--urls", "http://127.0.0.1:0"], builder =>
+        // An empty content root: a developer's local.settings.json (copied along with the app) must not leak into tests.
+        var contentRoot = Directory.CreateTempSubdirectory("functionsauth-host-").FullName;
+        var app = LocalFunctionsHost.Build(["--urls", "http://127.0.0.1:0", "--contentRoot", contentRoot], builder =>
         {
             builder.Configuration.AddInMemoryCollection(environment.Settings);
             builder.Services.AddSingleton<TimeProvider>(environment.Clock);

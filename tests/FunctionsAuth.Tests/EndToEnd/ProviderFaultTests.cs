@@ -1,0 +1,152 @@
+using System.Net;
+using FunctionsAuth.Tests.Infrastructure;
+
+namespace FunctionsAuth.Tests.EndToEnd;
+
+/// <summary>Faults a real OAuth server will not produce on demand, from a scripted token endpoint.</summary>
+public sealed class ProviderFaultTests : IAsyncLifetime
+{
+    private ScriptedProvider provider = null!;
+    private TestEnvironment environment = null!;
+    private TestHost host = null!;
+
+    public async Task InitializeAsync()
+    {
+        provider = await ScriptedProvider.StartAsync();
+        environment = (await TestEnvironment.CreateAsync()).WithScriptedProvider(provider);
+        host = await environment.StartHostAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await host.DisposeAsync();
+        await provider.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Refresh_ProviderDownButStoredTokenStillValid_ServesStoredToken()
+    {
+        var created = await HandOverAsync(expiresIn: TimeSpan.FromSeconds(40));
+        provider.Then(ScriptedResponse.ServerError()).Then(ScriptedResponse.ServerError()).Then(ScriptedResponse.ServerError());
+
+        var answer = await Expect.TokenAsync(await host.RefreshAsync(created.Session, minTtl: 60));
+
+        Assert.False(answer.Refreshed);
+        Assert.Equal("handed-over-access", answer.AccessToken);
+        Assert.Equal(3, provider.TokenRequests);
+    }
+
+    [Fact]
+    public async Task Refresh_ProviderDownAndStoredTokenExpired_503WithRetryAfter()
+    {
+        var created = await HandOverAsync(expiresIn: TimeSpan.FromMinutes(5));
+        environment.Clock.Advance(TimeSpan.FromMinutes(6));
+        provider.Then(ScriptedResponse.ServerError(502)).Then(ScriptedResponse.ServerError(502)).Then(ScriptedResponse.ServerError(502));
+
+        using var response = await host.RefreshAsync(created.Session);
+
+        await Expect.ErrorAsync(response, HttpStatusCode.ServiceUnavailable, "provider_unavailable");
+        Assert.NotNull(response.Headers.RetryAfter?.Delta);
+        Assert.Equal(3, provider.TokenRequests);
+    }
+
+    [Fact]
+    public async Task Refresh_TransientFailureThenSuccess_RetriedOnceAndRefreshed()
+    {
+        var created = await HandOverAsync(expiresIn: TimeSpan.FromMinutes(5));
+        environment.Clock.Advance(TimeSpan.FromMinutes(6));
+        provider.Then(ScriptedResponse.ServerError(500));
+
+        var answer = await Expect.TokenAsync(await host.RefreshAsync(created.Session));
+
+        Assert.True(answer.Refreshed);
+        Assert.Equal(2, provider.TokenRequests);
+
+        // A 5xx means the provider did not process the token: the same one is sent again, then the rotated one is kept.
+        Assert.Equal(["handed-over-refresh", "handed-over-refresh"], provider.PresentedRefreshTokens);
+    }
+
+    [Fact]
+    public async Task Refresh_RateLimitedWithLongRetryAfter_429WithTheProvidersDelay()
+    {
+        var created = await HandOverAsync(expiresIn: TimeSpan.FromMinutes(5));
+        environment.Clock.Advance(TimeSpan.FromMinutes(6));
+        provider.Then(ScriptedResponse.TooManyRequests(retryAfterSeconds: 30));
+
+        using var response = await host.RefreshAsync(created.Session);
+
+        await Expect.ErrorAsync(response, HttpStatusCode.TooManyRequests, "rate_limited");
+        Assert.Equal(TimeSpan.FromSeconds(30), response.Headers.RetryAfter?.Delta);
+        Assert.Equal(1, provider.TokenRequests);
+    }
+
+    [Fact]
+    public async Task Refresh_ConnectionDroppedAfterSending_NotRetriedBecauseTheTokenMayBeSpent()
+    {
+        var created = await HandOverAsync(expiresIn: TimeSpan.FromMinutes(5));
+        environment.Clock.Advance(TimeSpan.FromMinutes(6));
+        provider.Then(ScriptedResponse.Dropped());
+
+        await Expect.ErrorAsync(await host.RefreshAsync(created.Session), HttpStatusCode.ServiceUnavailable, "provider_unavailable");
+
+        Assert.Equal(1, provider.TokenRequests);
+    }
+
+    [Fact]
+    public async Task Refresh_ProviderOmitsNewRefreshToken_KeepsTheOldOne()
+    {
+        var created = await HandOverAsync(expiresIn: TimeSpan.FromMinutes(5));
+        environment.Clock.Advance(TimeSpan.FromMinutes(6));
+        provider.Then(ScriptedResponse.Tokens(rotate: false));
+
+        await Expect.TokenAsync(await host.RefreshAsync(created.Session));
+        environment.Clock.Advance(TimeSpan.FromHours(2));
+        await Expect.TokenAsync(await host.RefreshAsync(created.Session));
+
+        Assert.Equal(["handed-over-refresh", "handed-over-refresh"], provider.PresentedRefreshTokens);
+    }
+
+    [Fact]
+    public async Task Refresh_InvalidGrant_ReauthRequired()
+    {
+        var created = await HandOverAsync(expiresIn: TimeSpan.FromMinutes(5));
+        environment.Clock.Advance(TimeSpan.FromMinutes(6));
+        provider.Then(ScriptedResponse.OAuthError("invalid_grant"));
+
+        await Expect.ErrorAsync(await host.RefreshAsync(created.Session), HttpStatusCode.Unauthorized, "reauth_required");
+
+        Assert.Equal(1, provider.TokenRequests);
+    }
+
+    [Fact]
+    public async Task Refresh_InvalidClient_ReloadsSecretAndRetriesOnce()
+    {
+        var created = await HandOverAsync(expiresIn: TimeSpan.FromMinutes(5));
+        environment.Clock.Advance(TimeSpan.FromMinutes(6));
+        provider.Then(ScriptedResponse.OAuthError("invalid_client", 401));
+
+        var answer = await Expect.TokenAsync(await host.RefreshAsync(created.Session));
+
+        Assert.True(answer.Refreshed);
+        Assert.Equal(2, provider.TokenRequests);
+    }
+
+    [Fact]
+    public async Task Refresh_ProviderSlowerThanTimeout_503AndTheNextCallUsesTheSameToken()
+    {
+        await host.DisposeAsync();
+        environment.Settings["FunctionsAuth:ProviderTimeout"] = "00:00:01";
+        environment.Settings["FunctionsAuth:LeaseDuration"] = "00:00:15";
+        host = await environment.StartHostAsync();
+        var created = await HandOverAsync(expiresIn: TimeSpan.FromMinutes(5));
+        environment.Clock.Advance(TimeSpan.FromMinutes(6));
+        provider.Then(ScriptedResponse.Tokens() with { Delay = TimeSpan.FromSeconds(3) });
+
+        await Expect.ErrorAsync(await host.RefreshAsync(created.Session), HttpStatusCode.ServiceUnavailable, "provider_unavailable");
+
+        Assert.Equal(1, provider.TokenRequests);
+    }
+
+    private Task<SessionCreated> HandOverAsync(TimeSpan expiresIn) =>
+        host.HandOverAsync(TestEnvironment.ScriptedProvider, "handed-over-refresh", "handed-over-access", environment.Clock.GetUtcNow() + expiresIn);
+}
