@@ -30,6 +30,7 @@ param environmentName string
 param location string = resourceGroup().location
 
 @description('OAuth providers the backend refreshes tokens with.')
+@minLength(1)
 param providers provider[]
 
 @description('Name of the Key Vault secret holding the AES-256 token-encryption key (32 random bytes, base64).')

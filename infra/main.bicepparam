@@ -33,7 +33,6 @@ param providers = [
 
 param encryptionKeySecretName = 'token-encryption-key'
 param sweeperSchedule = '0 */5 * * * *'
-var unusedExample = 1
 param corsAllowedOrigins = [
   'https://app.example.com'
 ]

@@ -261,9 +261,9 @@ public sealed class AuthApi
         where TRequest : class
     {
         var buffer = ArrayPool<byte>.Shared.Rent(MaxBodyBytes + 1);
+        var length = 0;
         try
         {
-            var length = 0;
             int read;
             while (length <= MaxBodyBytes && (read = await body.ReadAsync(buffer.AsMemory(length, MaxBodyBytes + 1 - length), cancellationToken)) > 0)
             {
@@ -309,7 +309,8 @@ public sealed class AuthApi
         }
         finally
         {
-            Array.Clear(buffer, 0, Math.Min(buffer.Length, MaxBodyBytes + 1));
+            // The body held a handle or tokens: do not leave them in a pooled buffer.
+            Array.Clear(buffer, 0, length);
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }

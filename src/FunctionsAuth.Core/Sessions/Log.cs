@@ -33,4 +33,7 @@ internal static partial class Log
 
     [LoggerMessage(3009, LogLevel.Warning, "Session {Session}: refresh failed ({Error}); serving the stored access token, which is still valid.")]
     public static partial void ServingStoredToken(ILogger logger, SessionKey session, string error);
+
+    [LoggerMessage(3010, LogLevel.Warning, "Session {Session}: storing the rotated refresh token failed (attempt {Attempt}, status {Status}); retrying under the lease.")]
+    public static partial void RotatedTokenWriteRetried(ILogger logger, SessionKey session, int attempt, int status);
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Azure;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.OAuth;
 using FunctionsAuth.Protection;
@@ -219,7 +220,7 @@ internal sealed class RefreshCoordinator(
             updated.LastUsedAt = now;
         }
 
-        var write = await SaveAsync(leased, updated);
+        var write = await SaveRotatedAsync(key, leased, updated);
         if (write == UpdateResult.Conflict)
         {
             // The SDK may have retried a write that had landed: the row then holds exactly our ciphertext.
@@ -242,6 +243,28 @@ internal sealed class RefreshCoordinator(
 
         Log.Refreshed(logger, key, leased.Provider, tokens.RefreshToken is not null);
         return new RefreshOutcome(RefreshStatus.Refreshed, updated, tokens.AccessToken, IdToken: tokens.IdToken);
+    }
+
+    /// <summary>
+    /// The write that must not be lost: the provider has already rotated the refresh token. Storage hiccups are retried
+    /// while the lease still protects the row; only if storage stays down for the whole lease is the token lost.
+    /// </summary>
+    private async Task<UpdateResult> SaveRotatedAsync(SessionKey key, SessionEntity leased, SessionEntity updated)
+    {
+        var delay = TimeSpan.FromMilliseconds(500);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await SaveAsync(leased, updated);
+            }
+            catch (RequestFailedException ex) when (ex.Status is 0 or >= 500 && time.GetUtcNow() + delay < leased.LeaseExpiresAt)
+            {
+                Log.RotatedTokenWriteRetried(logger, key, attempt, ex.Status);
+                await Task.Delay(delay);
+                delay *= 2;
+            }
+        }
     }
 
     /// <summary>Applies <paramref name="change"/>, drops the lease and writes with the lease's ETag.</summary>

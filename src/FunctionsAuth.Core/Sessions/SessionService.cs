@@ -172,7 +172,8 @@ internal sealed class SessionService(
                     return;
                 }
 
-                await oauth.RevokeAsync(session.Provider, refreshToken, "refresh_token", cancellationToken);
+                // The row is gone already: finish the provider's side even if the caller stops waiting.
+                await oauth.RevokeAsync(session.Provider, refreshToken, "refresh_token", CancellationToken.None);
             }
 
             return;

@@ -43,6 +43,9 @@ public sealed class ScriptedProvider : IAsyncDisposable
 
     public IReadOnlyCollection<string> PresentedRefreshTokens => presentedRefreshTokens;
 
+    /// <summary>When set, a request with another client secret gets 401 invalid_client, as after a secret rotation.</summary>
+    public string? ExpectedClientSecret { get; set; }
+
     /// <summary>Lifetime of the access tokens it issues by default.</summary>
     public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromHours(1);
 
@@ -80,7 +83,9 @@ public sealed class ScriptedProvider : IAsyncDisposable
             presentedRefreshTokens.Enqueue(form["refresh_token"].ToString());
         }
 
-        var response = script.TryDequeue(out var next) ? next : ScriptedResponse.Tokens();
+        var response = ExpectedClientSecret is { } expected && form["client_secret"] != expected
+            ? ScriptedResponse.OAuthError("invalid_client", 401)
+            : script.TryDequeue(out var next) ? next : ScriptedResponse.Tokens();
         if (response.Delay > TimeSpan.Zero)
         {
             await Task.Delay(response.Delay);
