@@ -6,25 +6,14 @@ using FunctionsAuth.Tests.Infrastructure;
 namespace FunctionsAuth.Tests.EndToEnd;
 
 /// <summary>Every malformed request gets a clear error in the contract's shape and changes no row.</summary>
-public sealed class BadInputTests : IAsyncLifetime
+public sealed class BadInputTests : DemoProviderTestBase
 {
-    private DemoOAuthServer server = null!;
-    private TestEnvironment environment = null!;
-    private TestHost host = null!;
     private SessionCreated session = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        server = await DemoOAuthServer.StartAsync(new DemoOAuthServerOptions { Clients = [TestEnvironment.DemoClient] });
-        environment = (await TestEnvironment.CreateAsync()).WithDemoProvider(server);
-        host = await environment.StartHostAsync();
-        session = await host.SignInAsync(server);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await host.DisposeAsync();
-        await server.DisposeAsync();
+        await base.InitializeAsync();
+        session = await Host.SignInAsync(Server);
     }
 
     public static TheoryData<string, string?> MalformedBodies => new()
@@ -61,52 +50,52 @@ public sealed class BadInputTests : IAsyncLifetime
     [MemberData(nameof(MalformedBodies))]
     public async Task Post_MalformedBody_400InvalidRequestAndNoRowChanged(string path, string? body)
     {
-        var before = await environment.DumpTablesAsync();
-        var calls = server.Statistics.RefreshRequests + server.Statistics.AuthorizationCodeRedemptions;
+        var before = await Environment.DumpTablesAsync();
+        var calls = Server.Statistics.RefreshRequests + Server.Statistics.AuthorizationCodeRedemptions;
         var content = body is null ? null : new StringContent(body.Replace("HANDLE", session.Session[..43], StringComparison.Ordinal), Encoding.UTF8, "application/json");
 
-        using var response = await host.Client.PostAsync(path, content);
+        using var response = await Host.Client.PostAsync(path, content);
 
         var error = await Expect.ErrorAsync(response, HttpStatusCode.BadRequest, "invalid_request");
         Assert.DoesNotContain(session.Session, error.ErrorDescription);
-        Assert.Equal(before, await environment.DumpTablesAsync());
-        Assert.Equal(calls, server.Statistics.RefreshRequests + server.Statistics.AuthorizationCodeRedemptions);
+        Assert.Equal(before, await Environment.DumpTablesAsync());
+        Assert.Equal(calls, Server.Statistics.RefreshRequests + Server.Statistics.AuthorizationCodeRedemptions);
     }
 
     [Fact]
     public async Task Post_BodyOver16KiB_400AndNothingRead()
     {
-        var before = await environment.DumpTablesAsync();
+        var before = await Environment.DumpTablesAsync();
         var body = $$"""{"session":"{{session.Session}}","padding":"{{new string('x', 17 * 1024)}}"}""";
 
-        using var response = await host.PostJsonAsync("api/auth/refresh", body);
+        using var response = await Host.PostJsonAsync("api/auth/refresh", body);
 
         var error = await Expect.ErrorAsync(response, HttpStatusCode.BadRequest, "invalid_request");
         Assert.Contains("16 KiB", error.ErrorDescription);
-        Assert.Equal(before, await environment.DumpTablesAsync());
+        Assert.Equal(before, await Environment.DumpTablesAsync());
     }
 
     [Fact]
     public async Task Refresh_UnknownHandleOfTheRightShape_401InvalidSession()
     {
-        var before = await environment.DumpTablesAsync();
+        var before = await Environment.DumpTablesAsync();
         var unknown = Convert.ToBase64String(new byte[32]).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-        await Expect.ErrorAsync(await host.RefreshAsync(unknown), HttpStatusCode.Unauthorized, "invalid_session");
+        await Expect.ErrorAsync(await Host.RefreshAsync(unknown), HttpStatusCode.Unauthorized, "invalid_session");
 
-        Assert.Equal(before, await environment.DumpTablesAsync());
+        Assert.Equal(before, await Environment.DumpTablesAsync());
     }
 
     [Fact]
     public async Task Revoke_UnknownHandle_204AndNothingChanged()
     {
-        var before = await environment.DumpTablesAsync();
+        var before = await Environment.DumpTablesAsync();
         var unknown = Convert.ToBase64String(Enumerable.Repeat((byte)7, 32).ToArray()).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-        await Expect.StatusAsync(await host.RevokeAsync(unknown), HttpStatusCode.NoContent);
+        await Expect.StatusAsync(await Host.RevokeAsync(unknown), HttpStatusCode.NoContent);
 
-        Assert.Equal(before, await environment.DumpTablesAsync());
-        Assert.Equal(0, server.Statistics.RevocationRequests);
+        Assert.Equal(before, await Environment.DumpTablesAsync());
+        Assert.Equal(0, Server.Statistics.RevocationRequests);
     }
 
     [Theory]
@@ -114,8 +103,8 @@ public sealed class BadInputTests : IAsyncLifetime
     [InlineData("wrong-function-key-0000000000")]
     public async Task Post_MissingOrWrongFunctionKey_401AndNoRowChanged(string? key)
     {
-        var before = await environment.DumpTablesAsync();
-        using var client = new HttpClient { BaseAddress = host.Address };
+        var before = await Environment.DumpTablesAsync();
+        using var client = new HttpClient { BaseAddress = Host.Address };
         if (key is not null)
         {
             client.DefaultRequestHeaders.Add("x-functions-key", key);
@@ -128,13 +117,13 @@ public sealed class BadInputTests : IAsyncLifetime
             Assert.DoesNotContain(session.Session, await response.Content.ReadAsStringAsync());
         }
 
-        Assert.Equal(before, await environment.DumpTablesAsync());
+        Assert.Equal(before, await Environment.DumpTablesAsync());
     }
 
     [Fact]
     public async Task Post_FunctionKeyAsCodeQueryParameter_Accepted()
     {
-        using var client = new HttpClient { BaseAddress = host.Address };
+        using var client = new HttpClient { BaseAddress = Host.Address };
 
         using var response = await client.PostAsync($"api/auth/refresh?code={TestEnvironment.FunctionKey}", new StringContent($$"""{"session":"{{session.Session}}"}""", Encoding.UTF8, "application/json"));
 
@@ -144,7 +133,7 @@ public sealed class BadInputTests : IAsyncLifetime
     [Fact]
     public async Task Health_NeedsNoKey_200WhenStorageAndSecretsAnswer()
     {
-        using var client = new HttpClient { BaseAddress = host.Address };
+        using var client = new HttpClient { BaseAddress = Host.Address };
 
         using var response = await client.GetAsync("api/health");
 
@@ -155,7 +144,7 @@ public sealed class BadInputTests : IAsyncLifetime
     [Fact]
     public async Task Health_StorageUnreachable_503WithoutSayingWhich()
     {
-        await using var broken = await environment.StartHostAsync(builder => builder.Configuration["FunctionsAuth:Storage:ConnectionString"] =
+        await using var broken = await Environment.StartHostAsync(builder => builder.Configuration["FunctionsAuth:Storage:ConnectionString"] =
             "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:9/devstoreaccount1;");
         using var client = new HttpClient { BaseAddress = broken.Address };
 

@@ -9,97 +9,79 @@ using Microsoft.Extensions.DependencyInjection;
 namespace FunctionsAuth.Tests.EndToEnd;
 
 /// <summary>The whole path through real HTTP, Azurite and a real OAuth server (OpenIddict, rotation on).</summary>
-public sealed class RefreshFlowTests : IAsyncLifetime
+public sealed class RefreshFlowTests : DemoProviderTestBase
 {
-    private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(30);
-    private DemoOAuthServer server = null!;
-    private TestEnvironment environment = null!;
-    private TestHost host = null!;
-
-    public async Task InitializeAsync()
-    {
-        server = await DemoOAuthServer.StartAsync(new DemoOAuthServerOptions { Clients = [TestEnvironment.DemoClient], AccessTokenLifetime = Lifetime });
-        environment = (await TestEnvironment.CreateAsync()).WithDemoProvider(server);
-        host = await environment.StartHostAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await host.DisposeAsync();
-        await server.DisposeAsync();
-    }
-
     [Fact]
     public async Task SignIn_Refresh_Revoke_RotatesAndPersistsRefreshTokenAndNeverReusesOne()
     {
-        var created = await host.SignInAsync(server);
+        var created = await Host.SignInAsync(Server);
         Assert.Equal(43, created.Session.Length);
         Assert.False(string.IsNullOrEmpty(created.AccessToken));
         Assert.False(string.IsNullOrEmpty(created.IdToken));
         Assert.Equal("Bearer", created.TokenType);
-        Assert.InRange(created.ExpiresAt - environment.Clock.GetUtcNow().ToUnixTimeSeconds(), (long)Lifetime.TotalSeconds - 30, (long)Lifetime.TotalSeconds + 1);
+        Assert.InRange(created.ExpiresAt - Environment.Clock.GetUtcNow().ToUnixTimeSeconds(), (long)Lifetime.TotalSeconds - 30, (long)Lifetime.TotalSeconds + 1);
         var firstRefreshToken = await StoredRefreshTokenAsync(created.Session);
 
         // Fresh token: served from storage, no provider call.
-        var served = await Expect.TokenAsync(await host.RefreshAsync(created.Session));
+        var served = await Expect.TokenAsync(await Host.RefreshAsync(created.Session));
         Assert.False(served.Refreshed);
         Assert.Equal(created.AccessToken, served.AccessToken);
-        Assert.Equal(0, server.Statistics.RefreshRequests);
+        Assert.Equal(0, Server.Statistics.RefreshRequests);
 
         // Inside min_ttl of expiry: one refresh, a new access token and a rotated refresh token persisted.
-        environment.Clock.Advance(Lifetime - TimeSpan.FromSeconds(30));
-        var refreshed = await Expect.TokenAsync(await host.RefreshAsync(created.Session, minTtl: 60));
+        Environment.Clock.Advance(Lifetime - TimeSpan.FromSeconds(30));
+        var refreshed = await Expect.TokenAsync(await Host.RefreshAsync(created.Session, minTtl: 60));
         Assert.True(refreshed.Refreshed);
         Assert.NotEqual(created.AccessToken, refreshed.AccessToken);
-        Assert.True(refreshed.ExpiresAt > environment.Clock.GetUtcNow().ToUnixTimeSeconds() + 60);
-        Assert.Equal(1, server.Statistics.RefreshRequests);
+        Assert.True(refreshed.ExpiresAt > Environment.Clock.GetUtcNow().ToUnixTimeSeconds() + 60);
+        Assert.Equal(1, Server.Statistics.RefreshRequests);
         var secondRefreshToken = await StoredRefreshTokenAsync(created.Session);
         Assert.NotEqual(firstRefreshToken, secondRefreshToken);
 
         // And again: the rotated token is the one sent (OpenIddict would reject a reused one and revoke the chain).
-        environment.Clock.Advance(Lifetime);
-        var again = await Expect.TokenAsync(await host.RefreshAsync(created.Session));
+        Environment.Clock.Advance(Lifetime);
+        var again = await Expect.TokenAsync(await Host.RefreshAsync(created.Session));
         Assert.True(again.Refreshed);
-        Assert.Equal(2, server.Statistics.SuccessfulRefreshes);
-        Assert.Equal(0, server.Statistics.ReusedRefreshTokens);
+        Assert.Equal(2, Server.Statistics.SuccessfulRefreshes);
+        Assert.Equal(0, Server.Statistics.ReusedRefreshTokens);
         Assert.NotEqual(secondRefreshToken, await StoredRefreshTokenAsync(created.Session));
 
-        await Expect.StatusAsync(await host.RevokeAsync(created.Session), HttpStatusCode.NoContent);
-        Assert.Equal(1, server.Statistics.RevocationRequests);
-        await Expect.ErrorAsync(await host.RefreshAsync(created.Session), HttpStatusCode.Unauthorized, "invalid_session");
+        await Expect.StatusAsync(await Host.RevokeAsync(created.Session), HttpStatusCode.NoContent);
+        Assert.Equal(1, Server.Statistics.RevocationRequests);
+        await Expect.ErrorAsync(await Host.RefreshAsync(created.Session), HttpStatusCode.Unauthorized, "invalid_session");
 
         // Revocation is idempotent.
-        await Expect.StatusAsync(await host.RevokeAsync(created.Session), HttpStatusCode.NoContent);
-        Assert.Equal(1, server.Statistics.RevocationRequests);
-        Assert.Equal(0, server.Statistics.ReusedRefreshTokens);
+        await Expect.StatusAsync(await Host.RevokeAsync(created.Session), HttpStatusCode.NoContent);
+        Assert.Equal(1, Server.Statistics.RevocationRequests);
+        Assert.Equal(0, Server.Statistics.ReusedRefreshTokens);
     }
 
     [Fact]
     public async Task Refresh_MinTtlLongerThanTokenLifetime_RefreshesOnceNotInALoop()
     {
-        var created = await host.SignInAsync(server);
-        environment.Clock.Advance(TimeSpan.FromMinutes(5));
+        var created = await Host.SignInAsync(Server);
+        Environment.Clock.Advance(TimeSpan.FromMinutes(5));
 
-        var first = await Expect.TokenAsync(await host.RefreshAsync(created.Session, minTtl: 7200));
-        var second = await Expect.TokenAsync(await host.RefreshAsync(created.Session, minTtl: 7200));
+        var first = await Expect.TokenAsync(await Host.RefreshAsync(created.Session, minTtl: 7200));
+        var second = await Expect.TokenAsync(await Host.RefreshAsync(created.Session, minTtl: 7200));
 
         Assert.True(first.Refreshed);
         Assert.False(second.Refreshed);
         Assert.Equal(first.AccessToken, second.AccessToken);
-        Assert.Equal(1, server.Statistics.RefreshRequests);
+        Assert.Equal(1, Server.Statistics.RefreshRequests);
     }
 
     [Fact]
     public async Task Refresh_ProviderRevokedTheGrant_ReauthRequiredWithoutRetrying()
     {
-        var created = await host.SignInAsync(server, subject: "mallory");
-        await server.RevokeGrantsAsync("mallory");
-        environment.Clock.Advance(Lifetime);
+        var created = await Host.SignInAsync(Server, subject: "mallory");
+        await Server.RevokeGrantsAsync("mallory");
+        Environment.Clock.Advance(Lifetime);
 
-        await Expect.ErrorAsync(await host.RefreshAsync(created.Session), HttpStatusCode.Unauthorized, "reauth_required");
-        await Expect.ErrorAsync(await host.RefreshAsync(created.Session), HttpStatusCode.Unauthorized, "reauth_required");
+        await Expect.ErrorAsync(await Host.RefreshAsync(created.Session), HttpStatusCode.Unauthorized, "reauth_required");
+        await Expect.ErrorAsync(await Host.RefreshAsync(created.Session), HttpStatusCode.Unauthorized, "reauth_required");
 
-        Assert.Equal(1, server.Statistics.RefreshRequests);
+        Assert.Equal(1, Server.Statistics.RefreshRequests);
         var row = await RowAsync(created.Session);
         Assert.Equal(SessionStatus.ReauthRequired, row.Status);
         Assert.Null(row.RefreshToken);
@@ -108,13 +90,13 @@ public sealed class RefreshFlowTests : IAsyncLifetime
     [Fact]
     public async Task Refresh_FiftyConcurrentCallersOnADueToken_OneProviderRefreshAndOneToken()
     {
-        var created = await host.SignInAsync(server);
-        environment.Clock.Advance(Lifetime - TimeSpan.FromSeconds(10));
+        var created = await Host.SignInAsync(Server);
+        Environment.Clock.Advance(Lifetime - TimeSpan.FromSeconds(10));
 
-        var answers = await Task.WhenAll(Enumerable.Range(0, 50).Select(async _ => await Expect.TokenAsync(await host.RefreshAsync(created.Session))));
+        var answers = await Task.WhenAll(Enumerable.Range(0, 50).Select(async _ => await Expect.TokenAsync(await Host.RefreshAsync(created.Session))));
 
-        Assert.Equal(1, server.Statistics.RefreshRequests);
-        Assert.Equal(0, server.Statistics.ReusedRefreshTokens);
+        Assert.Equal(1, Server.Statistics.RefreshRequests);
+        Assert.Equal(0, Server.Statistics.ReusedRefreshTokens);
         Assert.Single(answers.Select(a => a.AccessToken).Distinct());
         Assert.NotEqual(created.AccessToken, answers[0].AccessToken);
         Assert.Contains(answers, a => a.Refreshed);
@@ -123,15 +105,15 @@ public sealed class RefreshFlowTests : IAsyncLifetime
     [Fact]
     public async Task Refresh_FiftyConcurrentCallersAcrossTwoInstances_OneProviderRefreshThroughTheLease()
     {
-        await using var second = await environment.StartHostAsync();
-        var created = await host.SignInAsync(server);
-        environment.Clock.Advance(Lifetime - TimeSpan.FromSeconds(10));
+        await using var second = await Environment.StartHostAsync();
+        var created = await Host.SignInAsync(Server);
+        Environment.Clock.Advance(Lifetime - TimeSpan.FromSeconds(10));
 
         var answers = await Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
-            await Expect.TokenAsync(await (i % 2 == 0 ? host : second).RefreshAsync(created.Session))));
+            await Expect.TokenAsync(await (i % 2 == 0 ? Host : second).RefreshAsync(created.Session))));
 
-        Assert.Equal(1, server.Statistics.RefreshRequests);
-        Assert.Equal(0, server.Statistics.ReusedRefreshTokens);
+        Assert.Equal(1, Server.Statistics.RefreshRequests);
+        Assert.Equal(0, Server.Statistics.ReusedRefreshTokens);
         Assert.Single(answers.Select(a => a.AccessToken).Distinct());
     }
 
@@ -141,27 +123,14 @@ public sealed class RefreshFlowTests : IAsyncLifetime
         var sessions = new List<SessionCreated>();
         for (var i = 0; i < 8; i++)
         {
-            sessions.Add(await host.SignInAsync(server, subject: $"user{i}"));
+            sessions.Add(await Host.SignInAsync(Server, subject: $"user{i}"));
         }
 
-        environment.Clock.Advance(Lifetime);
-        var answers = await Task.WhenAll(sessions.SelectMany(s => Enumerable.Range(0, 5).Select(async _ => (s.Session, Answer: await Expect.TokenAsync(await host.RefreshAsync(s.Session))))));
+        Environment.Clock.Advance(Lifetime);
+        var answers = await Task.WhenAll(sessions.SelectMany(s => Enumerable.Range(0, 5).Select(async _ => (s.Session, Answer: await Expect.TokenAsync(await Host.RefreshAsync(s.Session))))));
 
-        Assert.Equal(sessions.Count, server.Statistics.RefreshRequests);
-        Assert.Equal(0, server.Statistics.ReusedRefreshTokens);
+        Assert.Equal(sessions.Count, Server.Statistics.RefreshRequests);
+        Assert.Equal(0, Server.Statistics.ReusedRefreshTokens);
         Assert.All(answers.GroupBy(a => a.Session), g => Assert.Single(g.Select(a => a.Answer.AccessToken).Distinct()));
-    }
-
-    private async Task<SessionEntity> RowAsync(string handle)
-    {
-        Assert.True(SessionHandle.TryGetKey(handle, out var key));
-        return (await host.Services.GetRequiredService<SessionStore>().GetAsync(key, default))!;
-    }
-
-    private async Task<string> StoredRefreshTokenAsync(string handle)
-    {
-        var row = await RowAsync(handle);
-        var protector = host.Services.GetRequiredService<TokenProtector>();
-        return await protector.UnprotectAsync(row.RefreshToken!, $"{environment.SessionsTable}/{row.PartitionKey}/refresh_token", default);
     }
 }

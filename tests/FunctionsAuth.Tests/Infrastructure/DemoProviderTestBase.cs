@@ -1,0 +1,49 @@
+using FunctionsAuth.DemoProvider;
+using FunctionsAuth.Protection;
+using FunctionsAuth.Sessions;
+using FunctionsAuth.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FunctionsAuth.Tests.Infrastructure;
+
+/// <summary>A real OAuth server (OpenIddict, rotation on), a fresh pair of tables in Azurite and one host, per test.</summary>
+public abstract class DemoProviderTestBase : IAsyncLifetime
+{
+    /// <summary>Access-token lifetime of the demo server in these tests.</summary>
+    protected static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(30);
+
+    protected DemoOAuthServer Server { get; private set; } = null!;
+
+    protected TestEnvironment Environment { get; private set; } = null!;
+
+    protected TestHost Host { get; private set; } = null!;
+
+    public virtual async Task InitializeAsync()
+    {
+        Server = await DemoOAuthServer.StartAsync(new DemoOAuthServerOptions { Clients = [TestEnvironment.DemoClient], AccessTokenLifetime = Lifetime });
+        Environment = (await TestEnvironment.CreateAsync()).WithDemoProvider(Server);
+        Host = await Environment.StartHostAsync();
+    }
+
+    public virtual async Task DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        await Server.DisposeAsync();
+    }
+
+    private protected static SessionKey KeyOf(string handle)
+    {
+        Assert.True(SessionHandle.TryGetKey(handle, out var key));
+        return key;
+    }
+
+    private protected async Task<SessionEntity> RowAsync(string handle) =>
+        (await Host.Services.GetRequiredService<SessionStore>().GetAsync(KeyOf(handle), default))!;
+
+    /// <summary>The refresh token the row holds now, decrypted the way the service does.</summary>
+    protected async Task<string> StoredRefreshTokenAsync(string handle)
+    {
+        var row = await RowAsync(handle);
+        return await Host.Services.GetRequiredService<TokenProtector>().UnprotectAsync(row.RefreshToken!, $"{Environment.SessionsTable}/{row.PartitionKey}/refresh_token", default);
+    }
+}
