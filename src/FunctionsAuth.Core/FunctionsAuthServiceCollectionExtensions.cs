@@ -85,19 +85,31 @@ public static class FunctionsAuthServiceCollectionExtensions
     }
 }
 
-/// <summary>Creates the tables (where the identity may) before the first request.</summary>
-internal sealed partial class StartupTasks(SessionStore store, ILogger<StartupTasks> logger) : IHostedService
+/// <summary>
+/// Before the first request: creates the tables (where the identity may), says where secrets come from and loads the
+/// key ring. Neither failure stops the host: /api/health reports it and requests fail clearly until it is fixed.
+/// </summary>
+internal sealed partial class StartupTasks(SessionStore store, ISecretSource secrets, TokenProtector protector, ILogger<StartupTasks> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        LogSecretSource(logger, secrets.Kind);
         try
         {
             await store.EnsureTablesAsync(cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // Storage may be down at boot: start anyway, report unhealthy, and let requests fail clearly until it is back.
             LogTablesUnavailable(logger, ex.GetType().Name);
+        }
+
+        try
+        {
+            await protector.CheckAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogKeyRingUnavailable(logger, ex.GetType().Name);
         }
     }
 
@@ -105,4 +117,10 @@ internal sealed partial class StartupTasks(SessionStore store, ILogger<StartupTa
 
     [LoggerMessage(4001, LogLevel.Error, "Table Storage could not be reached at start-up ({ExceptionType}); /api/health reports unhealthy until it answers.")]
     private static partial void LogTablesUnavailable(ILogger logger, string exceptionType);
+
+    [LoggerMessage(4002, LogLevel.Information, "Secrets and the token-encryption key come from {SecretSource}.")]
+    private static partial void LogSecretSource(ILogger logger, string secretSource);
+
+    [LoggerMessage(4003, LogLevel.Error, "The token-encryption key could not be loaded at start-up ({ExceptionType}); /api/health reports unhealthy until it can.")]
+    private static partial void LogKeyRingUnavailable(ILogger logger, string exceptionType);
 }

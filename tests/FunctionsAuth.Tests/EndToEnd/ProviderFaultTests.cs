@@ -147,6 +147,39 @@ public sealed class ProviderFaultTests : IAsyncLifetime
         Assert.Equal(1, provider.TokenRequests);
     }
 
+    [Fact]
+    public async Task HandOver_WithoutAccessToken_RefreshesOnceAndAnswersWithAFreshToken()
+    {
+        using var response = await host.PostJsonAsync("api/auth/sessions", """{"provider":"scripted","refresh_token":"handed-over-refresh"}""");
+
+        await Expect.StatusAsync(response, HttpStatusCode.Created);
+        var created = (await System.Net.Http.Json.HttpContentJsonExtensions.ReadFromJsonAsync<SessionCreated>(response.Content))!;
+        Assert.StartsWith("scripted-access-", created.AccessToken);
+        Assert.Equal(["handed-over-refresh"], provider.PresentedRefreshTokens);
+        Assert.False((await Expect.TokenAsync(await host.RefreshAsync(created.Session))).Refreshed);
+    }
+
+    [Fact]
+    public async Task Refresh_CallerGivesUpMidRefresh_RotatedTokenStillStoredAndServed()
+    {
+        var created = await HandOverAsync(expiresIn: TimeSpan.FromMinutes(5));
+        environment.Clock.Advance(TimeSpan.FromMinutes(6));
+        provider.Then(ScriptedResponse.Tokens() with { Delay = TimeSpan.FromSeconds(2) });
+        using var impatient = new HttpClient { BaseAddress = host.Address, Timeout = TimeSpan.FromMilliseconds(300) };
+        impatient.DefaultRequestHeaders.Add("x-functions-key", TestEnvironment.FunctionKey);
+
+        await Assert.ThrowsAsync<TaskCanceledException>(() => impatient.PostAsync("api/auth/refresh", new StringContent($$"""{"session":"{{created.Session}}"}""", System.Text.Encoding.UTF8, "application/json")));
+        var answer = await Expect.TokenAsync(await host.RefreshAsync(created.Session));
+
+        // The second call joined the flight still running (or found its result): the provider was asked once.
+        Assert.StartsWith("scripted-access-", answer.AccessToken);
+        Assert.Equal(1, provider.TokenRequests);
+        environment.Clock.Advance(TimeSpan.FromHours(2));
+        await Expect.TokenAsync(await host.RefreshAsync(created.Session));
+        Assert.Equal(2, provider.TokenRequests);
+        Assert.Equal(2, provider.PresentedRefreshTokens.Distinct().Count());
+    }
+
     private Task<SessionCreated> HandOverAsync(TimeSpan expiresIn) =>
         host.HandOverAsync(TestEnvironment.ScriptedProvider, "handed-over-refresh", "handed-over-access", environment.Clock.GetUtcNow() + expiresIn);
 }
