@@ -1,8 +1,4 @@
-using FunctionsAuth;
-using Microsoft.Azure.Functions.Worker.Builder;
+using FunctionsAuth.Functions;
 using Microsoft.Extensions.Hosting;
 
-var builder = FunctionsApplication.CreateBuilder(args);
-builder.ConfigureFunctionsWebApplication();
-builder.Services.AddFunctionsAuth();
-builder.Build().Run();
+FunctionsApp.Build(args).Run();

@@ -1,0 +1,16 @@
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Extensions.Hosting;
+
+namespace FunctionsAuth.Functions;
+
+/// <summary>The isolated worker's host: ASP.NET Core integration for the HTTP triggers, FunctionsAuth behind them.</summary>
+public static class FunctionsApp
+{
+    public static IHost Build(string[] args)
+    {
+        var builder = FunctionsApplication.CreateBuilder(args);
+        builder.ConfigureFunctionsWebApplication();
+        builder.Services.AddFunctionsAuth();
+        return builder.Build();
+    }
+}
