@@ -78,7 +78,16 @@ public static class FunctionsAuthServiceCollectionExtensions
             sp.GetRequiredService<IOptions<FunctionsAuthOptions>>(),
             sp.GetRequiredService<ILogger<AuthApi>>()));
 
-        services.TryAddSingleton(static sp => new Sweeper(sp.GetRequiredService<ILogger<Sweeper>>()));
+        services.TryAddSingleton(static sp => new Sweeper(
+            sp.GetRequiredService<SessionStore>(),
+            sp.GetRequiredService<SessionCrypto>(),
+            sp.GetRequiredService<RefreshCoordinator>(),
+            sp.GetRequiredService<OAuthClient>(),
+            sp.GetRequiredService<TokenProtector>(),
+            sp.GetRequiredService<FunctionsAuthMetrics>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IOptions<FunctionsAuthOptions>>(),
+            sp.GetRequiredService<ILogger<Sweeper>>()));
 
         services.AddHostedService<StartupTasks>();
         return services;

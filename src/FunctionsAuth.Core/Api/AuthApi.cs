@@ -189,7 +189,7 @@ public sealed class AuthApi
         var tokens = new TokenSet(request.AccessToken ?? "", "Bearer", expiresIn is { } span && span < TimeSpan.Zero ? TimeSpan.Zero : expiresIn, refreshToken, request.Scope, null);
         var created = await sessions.CreateAsync(provider, tokens, issuedNow: false, cancellationToken);
 
-        var demand = new RefreshDemand(TimeSpan.Zero, RecordActivity: false);
+        var demand = RefreshDemand.ValidFor(TimeSpan.Zero, recordActivity: false);
         if (demand.IsSatisfiedBy(created.Session, now) && request.AccessToken is { } accessToken)
         {
             return Created(created.Handle, created.Session, accessToken, null);

@@ -93,6 +93,11 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
         {
             failures.Add("FunctionsAuth:Sweeper:ActivityWindow and IdleRefreshInterval must be positive.");
         }
+
+        if (sweeper.MaxFailureDuration <= TimeSpan.Zero || sweeper.RetentionPeriod <= TimeSpan.Zero || sweeper.AbsoluteLifetime <= TimeSpan.Zero)
+        {
+            failures.Add("FunctionsAuth:Sweeper:MaxFailureDuration, RetentionPeriod and AbsoluteLifetime must be positive.");
+        }
     }
 
     /// <summary>The longest gap between two consecutive occurrences of an NCRONTAB schedule (seconds field first).</summary>

@@ -13,6 +13,7 @@ public sealed class FunctionsAuthMetrics
     private readonly Counter<long> refreshRequests;
     private readonly Counter<long> sweeperSessions;
     private readonly Histogram<double> sweeperDuration;
+    private readonly Counter<long> sweeperErrors;
 
     public FunctionsAuthMetrics(IMeterFactory meterFactory)
     {
@@ -21,7 +22,8 @@ public sealed class FunctionsAuthMetrics
         providerDuration = meter.CreateHistogram<double>("functionsauth.provider.request.duration", "s", "Duration of provider token requests.");
         refreshRequests = meter.CreateCounter<long>("functionsauth.refresh.requests", "{request}", "Calls of /api/auth/refresh by outcome.");
         sweeperSessions = meter.CreateCounter<long>("functionsauth.sweeper.sessions", "{session}", "Sessions handled by sweeper runs, by outcome.");
-        sweeperDuration = meter.CreateHistogram<double>("functionsauth.sweeper.run.duration", "s", "Duration of sweeper runs.");
+        sweeperDuration = meter.CreateHistogram<double>("functionsauth.sweeper.run.duration", "s", "Duration of sweeper runs, by result (completed, budget_exhausted, cancelled).");
+        sweeperErrors = meter.CreateCounter<long>("functionsauth.sweeper.errors", "{error}", "Sessions a sweeper run could not handle because of an exception (storage, decryption...).");
     }
 
     internal void ProviderRequest(string provider, string grantType, string outcome, TimeSpan? duration = null)
@@ -44,5 +46,14 @@ public sealed class FunctionsAuthMetrics
         }
     }
 
-    internal void SweeperRun(TimeSpan duration) => sweeperDuration.Record(duration.TotalSeconds);
+    internal void SweeperRun(TimeSpan duration, string result) =>
+        sweeperDuration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("result", result));
+
+    internal void SweeperErrors(long count)
+    {
+        if (count > 0)
+        {
+            sweeperErrors.Add(count);
+        }
+    }
 }

@@ -29,6 +29,9 @@ internal sealed class RefreshCoordinator(
     private static readonly TimeSpan MaxPoll = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan BusyRetryAfter = TimeSpan.FromSeconds(1);
 
+    /// <summary>Error of the outcome given up on waiting for another instance's refresh of the session.</summary>
+    public const string RefreshInProgress = "refresh_in_progress";
+
     private readonly ConcurrentDictionary<string, Lazy<Task<RefreshOutcome>>> flights = new(StringComparer.Ordinal);
 
     /// <summary>
@@ -36,13 +39,17 @@ internal sealed class RefreshCoordinator(
     /// Cancelling stops the wait, never the flight: a refresh token sent to the provider is always followed by
     /// persisting its successor.
     /// </summary>
-    public async Task<RefreshOutcome> EnsureCurrentAsync(SessionKey key, RefreshDemand demand, CancellationToken cancellationToken)
+    /// <param name="lastRead">
+    /// The row as the caller has just read it, saving the flight's first read when this call starts the flight. It is
+    /// only ever used through its ETag: if the row has changed since, the lease claim fails and the flight re-reads.
+    /// </param>
+    public async Task<RefreshOutcome> EnsureCurrentAsync(SessionKey key, RefreshDemand demand, CancellationToken cancellationToken, SessionEntity? lastRead = null)
     {
         // At most two rounds: a joiner whose demand the shared flight did not meet (it needed a longer min_ttl
-        // than the caller that started it) starts one flight of its own.
+        // than the caller that started it, or the sweeper's "no longer due") starts one flight of its own.
         for (var round = 0; ; round++)
         {
-            var flight = JoinFlight(key, demand);
+            var flight = JoinFlight(key, demand, round == 0 ? lastRead : null);
             var outcome = await flight.WaitAsync(cancellationToken);
             if (round > 0 || outcome.Status != RefreshStatus.Current || outcome.Session is null || demand.IsSatisfiedBy(outcome.Session, time.GetUtcNow()))
             {
@@ -51,11 +58,11 @@ internal sealed class RefreshCoordinator(
         }
     }
 
-    private Task<RefreshOutcome> JoinFlight(SessionKey key, RefreshDemand demand)
+    private Task<RefreshOutcome> JoinFlight(SessionKey key, RefreshDemand demand, SessionEntity? lastRead)
     {
         while (true)
         {
-            var lazy = flights.GetOrAdd(key.Value, static (_, state) => new Lazy<Task<RefreshOutcome>>(() => state.self.FlyAsync(state.key, state.demand)), (self: this, key, demand));
+            var lazy = flights.GetOrAdd(key.Value, static (_, state) => new Lazy<Task<RefreshOutcome>>(() => state.self.FlyAsync(state.key, state.demand, state.lastRead)), (self: this, key, demand, lastRead));
             if (!lazy.IsValueCreated || !lazy.Value.IsCompleted)
             {
                 return lazy.Value;
@@ -66,12 +73,12 @@ internal sealed class RefreshCoordinator(
         }
     }
 
-    private async Task<RefreshOutcome> FlyAsync(SessionKey key, RefreshDemand demand)
+    private async Task<RefreshOutcome> FlyAsync(SessionKey key, RefreshDemand demand, SessionEntity? lastRead)
     {
         try
         {
             await Task.Yield();
-            return await RunAsync(key, demand);
+            return await RunAsync(key, demand, lastRead);
         }
         finally
         {
@@ -80,7 +87,7 @@ internal sealed class RefreshCoordinator(
         }
     }
 
-    private async Task<RefreshOutcome> RunAsync(SessionKey key, RefreshDemand demand)
+    private async Task<RefreshOutcome> RunAsync(SessionKey key, RefreshDemand demand, SessionEntity? lastRead)
     {
         var opts = options.Value;
         var maxWait = opts.LeaseDuration + opts.ProviderTimeout;
@@ -88,7 +95,8 @@ internal sealed class RefreshCoordinator(
         var poll = MinPoll;
         while (true)
         {
-            var session = await store.GetAsync(key, CancellationToken.None);
+            var session = lastRead ?? await store.GetAsync(key, CancellationToken.None);
+            lastRead = null;
             if (session is null || session.Status == SessionStatus.Revoked)
             {
                 return new RefreshOutcome(RefreshStatus.InvalidSession);
@@ -110,7 +118,7 @@ internal sealed class RefreshCoordinator(
                 // Someone else (this or another instance) is refreshing: wait for its result, then re-read.
                 if (Stopwatch.GetElapsedTime(waitStarted) > maxWait)
                 {
-                    return new RefreshOutcome(RefreshStatus.Unavailable, session, RetryAfter: BusyRetryAfter, Error: "refresh_in_progress");
+                    return new RefreshOutcome(RefreshStatus.Unavailable, session, RetryAfter: BusyRetryAfter, Error: RefreshInProgress);
                 }
 
                 await Task.Delay(poll);

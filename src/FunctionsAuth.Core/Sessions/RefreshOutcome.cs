@@ -1,3 +1,4 @@
+using FunctionsAuth.Configuration;
 using FunctionsAuth.Storage;
 
 namespace FunctionsAuth.Sessions;
@@ -35,8 +36,24 @@ internal sealed record RefreshOutcome(
     string? Error = null,
     string? IdToken = null);
 
-/// <summary>What a caller needs from the stored access token.</summary>
-internal readonly record struct RefreshDemand(TimeSpan MinTtl, bool RecordActivity)
+/// <summary>
+/// What a caller needs from the stored session before it may skip a refresh. The request path and the sweeper share
+/// one coordinator (one single-flight, one lease) and differ only in their demand.
+/// </summary>
+/// <param name="RecordActivity">Whether a refresh made for this demand counts as use of the session (a front end asked; the sweeper did not).</param>
+internal abstract record RefreshDemand(bool RecordActivity)
+{
+    public abstract bool IsSatisfiedBy(SessionEntity session, DateTimeOffset now);
+
+    /// <summary>A front end's need: an access token still valid for <paramref name="minTtl"/>.</summary>
+    public static RefreshDemand ValidFor(TimeSpan minTtl, bool recordActivity = true) => new AccessTokenDemand(minTtl, recordActivity);
+
+    /// <summary>The sweeper's need: the session is no longer due for a refresh (<see cref="RefreshSchedule.RefreshDueAt"/> is in the future).</summary>
+    public static RefreshDemand NoLongerDue(FunctionsAuthOptions options) => new ScheduleDemand(options);
+}
+
+/// <summary>An access token valid for at least <see cref="MinTtl"/>.</summary>
+internal sealed record AccessTokenDemand(TimeSpan MinTtl, bool RecordActivity) : RefreshDemand(RecordActivity)
 {
     /// <summary>A token this young is as fresh as a refresh could make it: never refresh it again for min_ttl.</summary>
     public static readonly TimeSpan FreshnessGrace = TimeSpan.FromSeconds(30);
@@ -45,7 +62,7 @@ internal readonly record struct RefreshDemand(TimeSpan MinTtl, bool RecordActivi
     /// True when the stored token is valid for at least <see cref="MinTtl"/>, or when a refresh could not do
     /// better (the token's whole lifetime is shorter than min_ttl and it was issued moments ago): no refresh loop.
     /// </summary>
-    public bool IsSatisfiedBy(SessionEntity session, DateTimeOffset now)
+    public override bool IsSatisfiedBy(SessionEntity session, DateTimeOffset now)
     {
         if (session.AccessToken is null || session.AccessTokenExpiresAt is not { } expiresAt)
         {
@@ -59,4 +76,14 @@ internal readonly record struct RefreshDemand(TimeSpan MinTtl, bool RecordActivi
 
         return session.AccessTokenIssuedAt is { } issuedAt && now - issuedAt < FreshnessGrace && expiresAt > now;
     }
+}
+
+/// <summary>
+/// The sweeper's demand: satisfied once the row is no longer due, whoever refreshed it. A refresh made for it does not
+/// count as use, so a session nobody uses drops out of the proactive window after <c>ActivityWindow</c>.
+/// </summary>
+internal sealed record ScheduleDemand(FunctionsAuthOptions Options) : RefreshDemand(RecordActivity: false)
+{
+    public override bool IsSatisfiedBy(SessionEntity session, DateTimeOffset now) =>
+        RefreshSchedule.RefreshDueAt(session, Options) is not { } due || due > now;
 }

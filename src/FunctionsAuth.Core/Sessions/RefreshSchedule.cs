@@ -3,15 +3,25 @@ using FunctionsAuth.Storage;
 
 namespace FunctionsAuth.Sessions;
 
-/// <summary>When a session should next be refreshed by the sweeper: the single rule shared by every writer of a row.</summary>
+/// <summary>
+/// When the sweeper should next look at a session: the single rule shared by every writer of a row. A row's
+/// <see cref="SessionEntity.DueAt"/> (its place in the due index) is the earlier of its next refresh and its purge.
+/// </summary>
 internal static class RefreshSchedule
 {
+    /// <summary>The next time the sweeper has something to do with <paramref name="session"/>: refresh it or purge it.</summary>
+    public static DateTimeOffset DueAt(SessionEntity session, FunctionsAuthOptions options)
+    {
+        var purge = PurgeAt(session, options.Sweeper);
+        return RefreshDueAt(session, options) is { } refresh && refresh < purge ? refresh : purge;
+    }
+
     /// <summary>
     /// Active sessions (used within the activity window) are due <c>RefreshWindow</c> before their access token
     /// expires; every session is due when its refresh token has been idle for <c>IdleRefreshInterval</c>, so it does
-    /// not lapse from disuse. A back-off after failures pushes the time out. Null: never (not active).
+    /// not lapse from disuse. A back-off after failures pushes the time out. Null: no refresh planned (not active).
     /// </summary>
-    public static DateTimeOffset? DueAt(SessionEntity session, FunctionsAuthOptions options)
+    public static DateTimeOffset? RefreshDueAt(SessionEntity session, FunctionsAuthOptions options)
     {
         if (session.Status != SessionStatus.Active || session.RefreshToken is null)
         {
@@ -27,6 +37,22 @@ internal static class RefreshSchedule
         }
 
         return session.NextAttemptAt is { } next && next > due ? next : due;
+    }
+
+    /// <summary>
+    /// When the row is deleted: past the absolute lifetime whatever its state; a session the user must sign in to again
+    /// (or revoked) once the front end has had the retention period to read that state.
+    /// </summary>
+    public static DateTimeOffset PurgeAt(SessionEntity session, SweeperOptions options)
+    {
+        var end = session.CreatedAt + options.AbsoluteLifetime;
+        if (session.Status is SessionStatus.ReauthRequired or SessionStatus.Revoked)
+        {
+            var retained = (session.StatusChangedAt ?? session.CreatedAt) + options.RetentionPeriod;
+            return retained < end ? retained : end;
+        }
+
+        return end;
     }
 
     /// <summary>Exponential back-off with full jitter between half and all of the step, capped.</summary>

@@ -89,7 +89,7 @@ internal sealed class SessionService(
         }
 
         var now = time.GetUtcNow();
-        var demand = new RefreshDemand(minTtl, RecordActivity: true);
+        var demand = RefreshDemand.ValidFor(minTtl);
         var stillValid = session.AccessToken is not null && session.AccessTokenExpiresAt > now;
         if (demand.IsSatisfiedBy(session, now) || (stillValid && session.NextAttemptAt > now && !session.IsLeased(now)))
         {

@@ -138,6 +138,28 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     }
 
     /// <summary>
+    /// Drops an index row the sweeper found stale, only if it is still the row that was read: a writer moving the
+    /// session back into that bucket meanwhile has rewritten it (new ETag), and its row must stay. False: not removed.
+    /// </summary>
+    public async Task<bool> TryRemoveStaleIndexRowAsync(DueIndexEntry entry, CancellationToken cancellationToken)
+    {
+        if (entry.ETag == default || entry.ETag == ETag.All)
+        {
+            throw new InvalidOperationException("Stale index rows are only removed with the ETag they were read with.");
+        }
+
+        try
+        {
+            await dueIndex.DeleteEntityAsync(entry.Bucket, entry.Key.Value, entry.ETag, cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException ex) when (IsLostRace(ex))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Index rows due at or before <paramref name="upTo"/>, oldest first. One range scan over partition keys:
     /// its cost grows with the number of due rows, not with the number of sessions stored.
     /// </summary>
@@ -149,7 +171,7 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         {
             foreach (var row in page.Values)
             {
-                yield return new DueIndexEntry(row.PartitionKey, new SessionKey(row.RowKey));
+                yield return new DueIndexEntry(row.PartitionKey, new SessionKey(row.RowKey), row.ETag);
             }
         }
     }
@@ -171,4 +193,5 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         ex.Status == (int)HttpStatusCode.PreconditionFailed ? UpdateResult.Conflict : UpdateResult.NotFound;
 }
 
-internal readonly record struct DueIndexEntry(string Bucket, SessionKey Key);
+/// <summary>One due-index row as read: its bucket (minute), the session it points to, and its ETag.</summary>
+internal readonly record struct DueIndexEntry(string Bucket, SessionKey Key, ETag ETag);
