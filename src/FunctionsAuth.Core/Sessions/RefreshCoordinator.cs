@@ -166,7 +166,7 @@ internal sealed class RefreshCoordinator(
         {
             // Fail closed: a row whose ciphertext does not decrypt here is treated as no session at all.
             Log.UndecryptableSession(logger, key);
-            await ReleaseAsync(leased, static _ => { });
+            await ReleaseAsync(leased, demand, static _ => { });
             return new RefreshOutcome(RefreshStatus.InvalidSession);
         }
 
@@ -182,7 +182,7 @@ internal sealed class RefreshCoordinator(
         {
             case TokenFailureKind.InvalidGrant:
                 Log.ReauthRequired(logger, key, leased.Provider);
-                var dead = await ReleaseAsync(leased, s =>
+                var dead = await ReleaseAsync(leased, demand, s =>
                 {
                     s.Status = SessionStatus.ReauthRequired;
                     s.StatusChangedAt = now;
@@ -192,11 +192,11 @@ internal sealed class RefreshCoordinator(
                 return new RefreshOutcome(RefreshStatus.ReauthRequired, dead);
 
             case TokenFailureKind.InvalidClient or TokenFailureKind.Rejected:
-                var rejected = await ReleaseAsync(leased, s => RecordFailure(s, result.Error, now));
+                var rejected = await ReleaseAsync(leased, demand, s => RecordFailure(s, result.Error, now));
                 return new RefreshOutcome(RefreshStatus.ProviderError, rejected, Error: result.Error);
 
             default:
-                var failed = await ReleaseAsync(leased, s => RecordFailure(s, result.Error, now));
+                var failed = await ReleaseAsync(leased, demand, s => RecordFailure(s, result.Error, now));
                 return new RefreshOutcome(RefreshStatus.Unavailable, failed, RetryAfter: result.RetryAfter, Error: result.Error);
         }
     }
@@ -227,7 +227,7 @@ internal sealed class RefreshCoordinator(
             updated.LastUsedAt = now;
         }
 
-        var write = await SaveAsync(leased, updated);
+        var write = await SaveAsync(leased, updated, demand.LeavesPreviousIndexRow);
         if (write == UpdateResult.Conflict)
         {
             // The SDK may have retried a write that had landed: the row then holds exactly our ciphertext.
@@ -253,13 +253,13 @@ internal sealed class RefreshCoordinator(
     }
 
     /// <summary>Applies <paramref name="change"/>, drops the lease and writes with the lease's ETag.</summary>
-    private async Task<SessionEntity> ReleaseAsync(SessionEntity leased, Action<SessionEntity> change)
+    private async Task<SessionEntity> ReleaseAsync(SessionEntity leased, RefreshDemand demand, Action<SessionEntity> change)
     {
         var updated = leased.Clone();
         change(updated);
         updated.LeaseId = null;
         updated.LeaseExpiresAt = null;
-        if (await SaveAsync(leased, updated) != UpdateResult.Updated)
+        if (await SaveAsync(leased, updated, demand.LeavesPreviousIndexRow) != UpdateResult.Updated)
         {
             Log.LeaseReleaseFailed(logger, new SessionKey(leased.PartitionKey));
         }
@@ -282,9 +282,10 @@ internal sealed class RefreshCoordinator(
     }
 
     /// <summary>Writes <paramref name="updated"/> (conditional on the ETag <paramref name="previous"/> was read with) and moves its due-index row.</summary>
-    internal Task<UpdateResult> SaveAsync(SessionEntity previous, SessionEntity updated)
+    /// <param name="leavePreviousIndexRow">The caller deletes the previous index row itself (the sweeper, in batches).</param>
+    internal Task<UpdateResult> SaveAsync(SessionEntity previous, SessionEntity updated, bool leavePreviousIndexRow = false)
     {
         updated.DueAt = RefreshSchedule.DueAt(updated, options.Value);
-        return store.TryUpdateAndReindexAsync(previous.DueAt, updated, CancellationToken.None);
+        return store.TryUpdateAndReindexAsync(previous.DueAt, updated, CancellationToken.None, removePreviousIndexRow: !leavePreviousIndexRow);
     }
 }
