@@ -167,7 +167,7 @@ internal sealed class RefreshCoordinator(
         {
             // Fail closed: a row whose ciphertext does not decrypt here is treated as no session at all.
             Log.UndecryptableSession(logger, key);
-            await ReleaseAsync(leased, static _ => { });
+            await ReleaseAsync(leased, demand, static _ => { });
             return new RefreshOutcome(RefreshStatus.InvalidSession);
         }
 
@@ -183,7 +183,7 @@ internal sealed class RefreshCoordinator(
         {
             case TokenFailureKind.InvalidGrant:
                 Log.ReauthRequired(logger, key, leased.Provider);
-                var dead = await ReleaseAsync(leased, s =>
+                var dead = await ReleaseAsync(leased, demand, s =>
                 {
                     s.Status = SessionStatus.ReauthRequired;
                     s.StatusChangedAt = now;
@@ -193,11 +193,11 @@ internal sealed class RefreshCoordinator(
                 return new RefreshOutcome(RefreshStatus.ReauthRequired, dead);
 
             case TokenFailureKind.InvalidClient or TokenFailureKind.Rejected:
-                var rejected = await ReleaseAsync(leased, s => RecordFailure(s, result.Error, now));
+                var rejected = await ReleaseAsync(leased, demand, s => RecordFailure(s, result.Error, now));
                 return new RefreshOutcome(RefreshStatus.ProviderError, rejected, Error: result.Error);
 
             default:
-                var failed = await ReleaseAsync(leased, s => RecordFailure(s, result.Error, now));
+                var failed = await ReleaseAsync(leased, demand, s => RecordFailure(s, result.Error, now));
                 return new RefreshOutcome(RefreshStatus.Unavailable, failed, RetryAfter: result.RetryAfter, Error: result.Error);
         }
     }
@@ -228,7 +228,7 @@ internal sealed class RefreshCoordinator(
             updated.LastUsedAt = now;
         }
 
-        var write = await SaveRotatedAsync(key, leased, updated);
+        var write = await SaveRotatedAsync(key, leased, updated, demand.LeavesPreviousIndexRow);
         if (write == UpdateResult.Conflict)
         {
             // The SDK may have retried a write that had landed: the row then holds exactly our ciphertext.
@@ -257,14 +257,14 @@ internal sealed class RefreshCoordinator(
     /// The write that must not be lost: the provider has already rotated the refresh token. Storage hiccups are retried
     /// while the lease still protects the row; only if storage stays down for the whole lease is the token lost.
     /// </summary>
-    private async Task<UpdateResult> SaveRotatedAsync(SessionKey key, SessionEntity leased, SessionEntity updated)
+    private async Task<UpdateResult> SaveRotatedAsync(SessionKey key, SessionEntity leased, SessionEntity updated, bool leavePreviousIndexRow)
     {
         var delay = TimeSpan.FromMilliseconds(500);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await SaveAsync(leased, updated);
+                return await SaveAsync(leased, updated, leavePreviousIndexRow);
             }
             catch (RequestFailedException ex) when (ex.Status is 0 or >= 500 && time.GetUtcNow() + delay < leased.LeaseExpiresAt)
             {
@@ -276,13 +276,13 @@ internal sealed class RefreshCoordinator(
     }
 
     /// <summary>Applies <paramref name="change"/>, drops the lease and writes with the lease's ETag.</summary>
-    private async Task<SessionEntity> ReleaseAsync(SessionEntity leased, Action<SessionEntity> change)
+    private async Task<SessionEntity> ReleaseAsync(SessionEntity leased, RefreshDemand demand, Action<SessionEntity> change)
     {
         var updated = leased.Clone();
         change(updated);
         updated.LeaseId = null;
         updated.LeaseExpiresAt = null;
-        if (await SaveAsync(leased, updated) != UpdateResult.Updated)
+        if (await SaveAsync(leased, updated, demand.LeavesPreviousIndexRow) != UpdateResult.Updated)
         {
             Log.LeaseReleaseFailed(logger, new SessionKey(leased.PartitionKey));
         }
@@ -305,9 +305,10 @@ internal sealed class RefreshCoordinator(
     }
 
     /// <summary>Writes <paramref name="updated"/> (conditional on the ETag <paramref name="previous"/> was read with) and moves its due-index row.</summary>
-    internal Task<UpdateResult> SaveAsync(SessionEntity previous, SessionEntity updated)
+    /// <param name="leavePreviousIndexRow">The caller deletes the previous index row itself (the sweeper, in batches).</param>
+    internal Task<UpdateResult> SaveAsync(SessionEntity previous, SessionEntity updated, bool leavePreviousIndexRow = false)
     {
         updated.DueAt = RefreshSchedule.DueAt(updated, options.Value);
-        return store.TryUpdateAndReindexAsync(previous.DueAt, updated, CancellationToken.None);
+        return store.TryUpdateAndReindexAsync(previous.DueAt, updated, CancellationToken.None, removePreviousIndexRow: !leavePreviousIndexRow);
     }
 }

@@ -41,7 +41,11 @@ internal sealed record RefreshOutcome(
 /// one coordinator (one single-flight, one lease) and differ only in their demand.
 /// </summary>
 /// <param name="RecordActivity">Whether a refresh made for this demand counts as use of the session (a front end asked; the sweeper did not).</param>
-internal abstract record RefreshDemand(bool RecordActivity)
+/// <param name="LeavesPreviousIndexRow">
+/// A flight started for this demand moves the session's due-index row without deleting the previous one: the sweeper
+/// deletes the rows it scanned itself, in batches per bucket. A row left behind is stale at worst, never missing.
+/// </param>
+internal abstract record RefreshDemand(bool RecordActivity, bool LeavesPreviousIndexRow = false)
 {
     public abstract bool IsSatisfiedBy(SessionEntity session, DateTimeOffset now);
 
@@ -82,7 +86,7 @@ internal sealed record AccessTokenDemand(TimeSpan MinTtl, bool RecordActivity) :
 /// The sweeper's demand: satisfied once the row is no longer due, whoever refreshed it. A refresh made for it does not
 /// count as use, so a session nobody uses drops out of the proactive window after <c>ActivityWindow</c>.
 /// </summary>
-internal sealed record ScheduleDemand(FunctionsAuthOptions Options) : RefreshDemand(RecordActivity: false)
+internal sealed record ScheduleDemand(FunctionsAuthOptions Options) : RefreshDemand(RecordActivity: false, LeavesPreviousIndexRow: true)
 {
     public override bool IsSatisfiedBy(SessionEntity session, DateTimeOffset now) =>
         RefreshSchedule.RefreshDueAt(session, Options) is not { } due || due > now;

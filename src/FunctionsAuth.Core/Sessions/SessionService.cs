@@ -38,6 +38,7 @@ internal sealed class SessionService(
             var session = new SessionEntity
             {
                 PartitionKey = key.Value,
+                RowKey = key.Value,
                 Provider = provider,
                 Status = SessionStatus.Active,
                 StatusChangedAt = now,

@@ -4,15 +4,17 @@ using Azure.Data.Tables;
 namespace FunctionsAuth.Storage;
 
 /// <summary>
-/// One session: a partition of its own (key = SHA-256 of the handle), one row. Tokens are AES-GCM ciphertexts
-/// bound to this row and field. Every update is conditional on <see cref="ETag"/>.
+/// One session: a partition of its own and one row, both keyed by the session key (SHA-256 of the handle). Tokens are
+/// AES-GCM ciphertexts bound to this row and field. Every update is conditional on <see cref="ETag"/>.
 /// </summary>
+/// <remarks>
+/// The row key repeats the partition key rather than being a constant: Azure does not care, but Azurite looks entities
+/// up by row key first, so a row key shared by every session made each point operation there scan all sessions.
+/// </remarks>
 internal sealed class SessionEntity : ITableEntity
 {
-    public const string SessionRowKey = "session";
-
     public string PartitionKey { get; set; } = "";
-    public string RowKey { get; set; } = SessionRowKey;
+    public string RowKey { get; set; } = "";
     public DateTimeOffset? Timestamp { get; set; }
     public ETag ETag { get; set; }
 

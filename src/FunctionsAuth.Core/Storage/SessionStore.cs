@@ -18,6 +18,11 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
 {
     private const string BucketFormat = "yyyyMMddHHmm";
 
+    /// <summary>Operations per entity group transaction (the service's limit; Azurite fails on larger ones).</summary>
+    public const int MaxBatchSize = 100;
+
+    private const int MaxBatchAttempts = 3;
+
     private readonly TableClient sessions = service.GetTableClient(options.Value.Storage.SessionsTable);
     private readonly TableClient dueIndex = service.GetTableClient(options.Value.Storage.DueIndexTable);
 
@@ -41,13 +46,18 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
 
     public async Task<SessionEntity?> GetAsync(SessionKey key, CancellationToken cancellationToken)
     {
-        var response = await sessions.GetEntityIfExistsAsync<SessionEntity>(key.Value, SessionEntity.SessionRowKey, cancellationToken: cancellationToken);
+        var response = await sessions.GetEntityIfExistsAsync<SessionEntity>(key.Value, key.Value, cancellationToken: cancellationToken);
         return response.HasValue ? response.Value : null;
     }
 
     /// <summary>Adds a new session; false when the key exists already (409).</summary>
     public async Task<bool> TryAddAsync(SessionEntity entity, CancellationToken cancellationToken)
     {
+        if (entity.RowKey != entity.PartitionKey || entity.PartitionKey.Length == 0)
+        {
+            throw new InvalidOperationException("A session row is keyed by its session key: PartitionKey and RowKey both.");
+        }
+
         try
         {
             var response = await sessions.AddEntityAsync(entity, cancellationToken);
@@ -84,7 +94,8 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     /// Conditional update that also moves the session's due-index row. The new index row is written first: a crash
     /// between the writes leaves an extra index row (the sweeper drops it), never a due session missing from the index.
     /// </summary>
-    public async Task<UpdateResult> TryUpdateAndReindexAsync(DateTimeOffset? previousDueAt, SessionEntity updated, CancellationToken cancellationToken)
+    /// <param name="removePreviousIndexRow">False when the caller removes the previous row itself (the sweeper batches them).</param>
+    public async Task<UpdateResult> TryUpdateAndReindexAsync(DateTimeOffset? previousDueAt, SessionEntity updated, CancellationToken cancellationToken, bool removePreviousIndexRow = true)
     {
         var key = new SessionKey(updated.PartitionKey);
         var moved = BucketOrNull(previousDueAt) != BucketOrNull(updated.DueAt);
@@ -94,7 +105,7 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         }
 
         var result = await TryUpdateAsync(updated, cancellationToken);
-        if (result == UpdateResult.Updated && moved && previousDueAt is { } old)
+        if (result == UpdateResult.Updated && moved && removePreviousIndexRow && previousDueAt is { } old)
         {
             await RemoveFromIndexAsync(key, old, cancellationToken);
         }
@@ -157,6 +168,53 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         {
             return false;
         }
+    }
+
+    /// <summary>
+    /// Drops index rows of one bucket as the sweeper read them, in one entity group transaction (up to
+    /// <see cref="MaxBatchSize"/>), each conditional on its ETag. A row that was rewritten or is already gone fails the
+    /// batch; it is left out and the rest sent again, so a lost race costs a retry, not a request per row.
+    /// </summary>
+    /// <returns>The rows removed by this call.</returns>
+    public async Task<IReadOnlyList<DueIndexEntry>> RemoveIndexRowsAsync(IReadOnlyList<DueIndexEntry> rows, CancellationToken cancellationToken)
+    {
+        if (rows.Count > MaxBatchSize || rows.Any(r => r.Bucket != rows[0].Bucket || r.ETag == default || r.ETag == ETag.All))
+        {
+            throw new ArgumentException($"One bucket, at most {MaxBatchSize} rows, each with the ETag it was read with.", nameof(rows));
+        }
+
+        var remaining = rows.ToList();
+        for (var attempt = 0; remaining.Count > 0 && attempt < MaxBatchAttempts; attempt++)
+        {
+            try
+            {
+                await dueIndex.SubmitTransactionAsync(
+                    remaining.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, new DueIndexEntity { PartitionKey = r.Bucket, RowKey = r.Key.Value }, r.ETag)),
+                    cancellationToken);
+                return remaining;
+            }
+            catch (TableTransactionFailedException ex) when (IsLostRace(ex))
+            {
+                if (ex.FailedTransactionActionIndex is not { } failed || failed >= remaining.Count)
+                {
+                    break;
+                }
+
+                remaining.RemoveAt(failed);
+            }
+        }
+
+        // Many lost races in one batch: settle the rest one by one.
+        var removed = new List<DueIndexEntry>(remaining.Count);
+        foreach (var row in remaining)
+        {
+            if (await TryRemoveStaleIndexRowAsync(row, cancellationToken))
+            {
+                removed.Add(row);
+            }
+        }
+
+        return removed;
     }
 
     /// <summary>

@@ -41,4 +41,7 @@ internal static partial class Log
 
     [LoggerMessage(5006, LogLevel.Error, "Sweeper run failed: the due index or the key ring could not be read.")]
     public static partial void RunFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(5007, LogLevel.Warning, "Sweeper: due-index rows could not be removed; they are stale and a later run drops them.")]
+    public static partial void IndexCleanupFailed(ILogger logger, Exception exception);
 }

@@ -80,8 +80,7 @@ public sealed class Sweeper
         using var budget = new CancellationTokenSource(opts.Sweeper.TimeBudget, time);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budget.Token);
         using var limiter = CreateRateLimiter(opts.Sweeper.ProviderRequestsPerSecond);
-        var demand = RefreshDemand.NoLongerDue(opts);
-        var run = new SweepRun();
+        var run = new SweepRun(RefreshDemand.NoLongerDue(opts), limiter, store, logger);
         string result;
         try
         {
@@ -89,7 +88,7 @@ public sealed class Sweeper
             await Parallel.ForEachAsync(
                 store.QueryDueAsync(now, PageSize, stop.Token),
                 new ParallelOptions { MaxDegreeOfParallelism = opts.Sweeper.Parallelism, CancellationToken = stop.Token },
-                (entry, _) => new ValueTask(SweepOneAsync(run, entry, limiter, demand, stop.Token)));
+                (entry, _) => new ValueTask(SweepOneAsync(run, entry, stop.Token)));
             result = SweepSummary.Completed;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -105,16 +104,27 @@ public sealed class Sweeper
             result = SweepSummary.FailedResult;
         }
 
+        try
+        {
+            await run.Cleanup.FlushAsync();
+        }
+        catch (Exception ex)
+        {
+            // Rows not removed are stale at worst; the next run drops them.
+            Log.IndexCleanupFailed(logger, ex);
+            run.Error(ex);
+        }
+
         return Report(run.ToSummary(result, time.GetElapsedTime(started)));
     }
 
     /// <summary>Handles one index row; any failure is recorded and the run goes on.</summary>
-    private async Task SweepOneAsync(SweepRun run, DueIndexEntry entry, PartitionedRateLimiter<string> limiter, RefreshDemand demand, CancellationToken stop)
+    private async Task SweepOneAsync(SweepRun run, DueIndexEntry entry, CancellationToken stop)
     {
         run.Examined();
         try
         {
-            await SweepEntryAsync(run, entry, limiter, demand, stop);
+            await SweepEntryAsync(run, entry, stop);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -127,14 +137,14 @@ public sealed class Sweeper
         }
     }
 
-    private async Task SweepEntryAsync(SweepRun run, DueIndexEntry entry, PartitionedRateLimiter<string> limiter, RefreshDemand demand, CancellationToken stop)
+    private async Task SweepEntryAsync(SweepRun run, DueIndexEntry entry, CancellationToken stop)
     {
         var session = await store.GetAsync(entry.Key, stop);
         var now = time.GetUtcNow();
         if (session is null)
         {
             // Deleted (revoked) after its index row was written, or between the revocation's two writes.
-            await HealAsync(run, entry, stop);
+            await run.Cleanup.RemoveAsync(entry, stale: true);
             return;
         }
 
@@ -142,7 +152,7 @@ public sealed class Sweeper
         {
             // The index lags the row: it moved on (refreshed elsewhere, or a writer stopped between its index writes).
             // The row's own index entry stands for it; this one only needs dropping.
-            await HealAsync(run, entry, stop);
+            await run.Cleanup.RemoveAsync(entry, stale: true);
             await ReEncryptIfNeededAsync(run, session, now, stop);
             return;
         }
@@ -156,7 +166,7 @@ public sealed class Sweeper
 
         if (RefreshSchedule.PurgeAt(session, options.Value.Sweeper) <= now)
         {
-            await PurgeAsync(run, entry, session, limiter, now, stop);
+            await PurgeAsync(run, entry, session, now, stop);
             return;
         }
 
@@ -175,7 +185,7 @@ public sealed class Sweeper
         }
 
         run.Due();
-        using var permit = await limiter.AcquireAsync(session.Provider, 1, stop);
+        using var permit = await run.ProviderLimiter.AcquireAsync(session.Provider, 1, stop);
         if (!permit.IsAcquired)
         {
             run.Skipped();
@@ -184,12 +194,18 @@ public sealed class Sweeper
 
         // From here the run's stop signal no longer applies: once a refresh token is sent, its successor is saved
         // before this returns, so neither the budget nor a shutdown can lose a rotated token.
-        var outcome = await coordinator.EnsureCurrentAsync(entry.Key, demand, CancellationToken.None, session);
+        var outcome = await coordinator.EnsureCurrentAsync(entry.Key, run.Demand, CancellationToken.None, session);
         run.Record(outcome);
+
+        // The flight moved the row (or it is gone) and left the scanned index row to this run (see RefreshDemand).
+        if (outcome.Session?.DueAt is not { } movedTo || SessionStore.Bucket(movedTo) != entry.Bucket)
+        {
+            await run.Cleanup.RemoveAsync(entry, stale: false);
+        }
     }
 
     /// <summary>Deletes the row (conditionally), its index row, and revokes a still-live grant at the provider (best effort).</summary>
-    private async Task PurgeAsync(SweepRun run, DueIndexEntry entry, SessionEntity session, PartitionedRateLimiter<string> limiter, DateTimeOffset now, CancellationToken stop)
+    private async Task PurgeAsync(SweepRun run, DueIndexEntry entry, SessionEntity session, DateTimeOffset now, CancellationToken stop)
     {
         string? refreshToken = null;
         if (session.RefreshToken is not null && session.Status is SessionStatus.Active or SessionStatus.Failing)
@@ -212,7 +228,7 @@ public sealed class Sweeper
             return;
         }
 
-        await store.RemoveFromIndexAsync(entry.Bucket, entry.Key.Value, CancellationToken.None);
+        await run.Cleanup.RemoveAsync(entry, stale: false);
         run.Purged();
         var reason = session.CreatedAt + options.Value.Sweeper.AbsoluteLifetime <= now ? "absolute_lifetime" : "retention";
         Log.SessionPurged(logger, entry.Key, session.Provider, reason);
@@ -223,7 +239,7 @@ public sealed class Sweeper
 
         try
         {
-            using var permit = await limiter.AcquireAsync(session.Provider, 1, stop);
+            using var permit = await run.ProviderLimiter.AcquireAsync(session.Provider, 1, stop);
             if (permit.IsAcquired)
             {
                 // RFC 7009, best effort: the session is gone either way; a grant left alive at the provider is only waste.
@@ -263,15 +279,6 @@ public sealed class Sweeper
         {
             run.ReEncrypted();
             Log.SessionReEncrypted(logger, key, session.KeyId ?? "", updated.KeyId ?? "");
-        }
-    }
-
-    private async Task HealAsync(SweepRun run, DueIndexEntry entry, CancellationToken stop)
-    {
-        if (await store.TryRemoveStaleIndexRowAsync(entry, stop))
-        {
-            run.IndexHealed();
-            Log.IndexRowHealed(logger, entry.Key, entry.Bucket);
         }
     }
 

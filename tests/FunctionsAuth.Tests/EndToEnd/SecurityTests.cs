@@ -37,8 +37,8 @@ public sealed class SecurityTests : DemoProviderTestBase
         var alice = await Host.SignInAsync(Server, subject: "alice");
         var bob = await Host.SignInAsync(Server, subject: "bob");
         var table = await Environment.SessionsTableAsync();
-        var aliceRow = (await table.GetEntityAsync<TableEntity>(KeyOf(alice.Session).Value, SessionEntity.SessionRowKey)).Value;
-        var bobRow = (await table.GetEntityAsync<TableEntity>(KeyOf(bob.Session).Value, SessionEntity.SessionRowKey)).Value;
+        var aliceRow = (await table.GetEntityAsync<TableEntity>(KeyOf(alice.Session).Value, KeyOf(alice.Session).Value)).Value;
+        var bobRow = (await table.GetEntityAsync<TableEntity>(KeyOf(bob.Session).Value, KeyOf(bob.Session).Value)).Value;
         bobRow["AccessToken"] = aliceRow["AccessToken"];
         bobRow["RefreshToken"] = aliceRow["RefreshToken"];
         await table.UpdateEntityAsync(bobRow, bobRow.ETag, TableUpdateMode.Replace);

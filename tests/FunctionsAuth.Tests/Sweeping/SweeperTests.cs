@@ -77,6 +77,7 @@ public sealed class SweeperTests : IAsyncLifetime
         Assert.False(insideAfter.RefreshToken.AsSpan().SequenceEqual(insideBefore.RefreshToken));
         Assert.True(insideAfter.DueAt > clock.GetUtcNow());
         Assert.Equal(insideBefore.LastUsedAt, insideAfter.LastUsedAt);
+        Assert.Equal([SessionStore.Bucket(insideAfter.DueAt!.Value)], (await IndexRowsAsync(insideAfter.PartitionKey)).Select(r => r.Bucket));
 
         foreach (var (row, index) in untouched)
         {
