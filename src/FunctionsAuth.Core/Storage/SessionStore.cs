@@ -119,7 +119,14 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         // index row only costs a later run a read, where a missing one would hide a due session.
         if (preindexed is { } extra && ((result == UpdateResult.Updated && extra.Bucket != bucket) || result == UpdateResult.NotFound))
         {
-            await TryRemoveStaleIndexRowAsync(extra, cancellationToken);
+            try
+            {
+                await TryRemoveStaleIndexRowAsync(extra, cancellationToken);
+            }
+            catch (Exception ex) when (IsStorageFailure(ex))
+            {
+                // The session row is written: a failed clean-up leaves a stale index row, which the sweeper drops.
+            }
         }
 
         return result;
@@ -137,8 +144,9 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
             var response = await dueIndex.UpsertEntityAsync(new DueIndexEntity { PartitionKey = bucket, RowKey = key.Value }, TableUpdateMode.Replace, cancellationToken);
             return response.Headers.ETag is { } etag ? new DueIndexEntry(bucket, key, etag) : null;
         }
-        catch (RequestFailedException)
+        catch (Exception ex) when (IsStorageFailure(ex))
         {
+            // Runs beside a provider call: failing here must not fail the refresh whose token is being spent.
             return null;
         }
     }
@@ -273,6 +281,9 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     private static string? BucketOrNull(DateTimeOffset? dueAt) => dueAt is { } value ? Bucket(value) : null;
 
     public static string Bucket(DateTimeOffset dueAt) => dueAt.UtcDateTime.ToString(BucketFormat, CultureInfo.InvariantCulture);
+
+    /// <summary>An error answer, or the SDK giving up after its retries (it throws an AggregateException then).</summary>
+    private static bool IsStorageFailure(Exception ex) => ex is RequestFailedException or AggregateException;
 
     private static bool IsLostRace(RequestFailedException ex) =>
         ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.NotFound;
