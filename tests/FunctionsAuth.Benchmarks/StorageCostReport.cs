@@ -11,7 +11,12 @@ namespace FunctionsAuth.Benchmarks;
 internal static class StorageCostReport
 {
     private const int Due = 1_000;
-    private const int Parallelism = 32;
+    /// <summary>Stored sessions per scenario; <c>FUNCTIONSAUTH_BENCH_STORED</c> (comma-separated) overrides, for quick looks.</summary>
+    private static readonly int[] StoredSizes = Environment.GetEnvironmentVariable("FUNCTIONSAUTH_BENCH_STORED") is { Length: > 0 } sizes
+        ? [.. sizes.Split(',').Select(v => int.Parse(v, System.Globalization.CultureInfo.InvariantCulture))]
+        : [10_000, 100_000];
+
+    private static readonly int Parallelism = int.TryParse(Environment.GetEnvironmentVariable("FUNCTIONSAUTH_BENCH_PARALLELISM"), out var p) ? p : 32;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -20,7 +25,7 @@ internal static class StorageCostReport
         var scenarios = new List<(int Stored, SweeperRig Rig, List<RunCost> Runs)>();
         try
         {
-            foreach (var stored in new[] { 10_000, 100_000 })
+            foreach (var stored in StoredSizes)
             {
                 var rig = await SweeperRig.CreateAsync(provider, Parallelism);
                 scenarios.Add((stored, rig, []));
@@ -35,6 +40,7 @@ internal static class StorageCostReport
                 {
                     await rig.SeedAsync(due: Due, notDue: 0);
                     var before = rig.Counter.Snapshot();
+                    var (storageBefore, providerBefore, callsBefore) = (rig.Counter.Elapsed, rig.ProviderTimer.Elapsed, rig.ProviderTimer.Calls);
                     var elapsed = Stopwatch.StartNew();
                     var summary = await rig.Sweeper.SweepAsync(CancellationToken.None);
                     elapsed.Stop();
@@ -42,6 +48,8 @@ internal static class StorageCostReport
                     var run = new RunCost(stored + (repetition * Due), summary.Refreshed, summary.Errors, counts, elapsed.Elapsed);
                     runs.Add(run);
                     Console.WriteLine(Text.Invariant($"  stored {run.Stored,7:N0}: refreshed {run.Refreshed}, {run.Reads} reads, {run.Transactions} transactions in {run.Elapsed.TotalSeconds:F2} s ({Text.Join(counts)})"));
+                    var calls = rig.ProviderTimer.Calls - callsBefore;
+                    Console.WriteLine(Text.Invariant($"    mean storage request {(rig.Counter.Elapsed - storageBefore).TotalMilliseconds / run.Transactions:F1} ms, mean provider call {(rig.ProviderTimer.Elapsed - providerBefore).TotalMilliseconds / Math.Max(1, calls):F1} ms"));
                 }
             }
         }
@@ -66,9 +74,9 @@ internal static class StorageCostReport
         }
 
         var small = Median(scenarios[0].Runs, r => r.Reads);
-        var large = Median(scenarios[1].Runs, r => r.Reads);
-        report.AppendLine().Line($"Reads at 100,000 stored / reads at 10,000 stored: {large / small:F3}");
-        report.AppendLine().Line($"Per refreshed session (10,000 stored, median run): {Text.Join(PerSession(scenarios[0].Runs))}");
+        var large = Median(scenarios[^1].Runs, r => r.Reads);
+        report.AppendLine().Line($"Reads at {scenarios[^1].Stored:N0} stored / reads at {scenarios[0].Stored:N0} stored: {large / small:F3}");
+        report.AppendLine().Line($"Per refreshed session ({scenarios[0].Stored:N0} stored, median run): {Text.Join(PerSession(scenarios[0].Runs))}");
         Console.WriteLine();
         Console.WriteLine(report);
         return scenarios.All(s => s.Runs.All(r => r.Refreshed == Due && r.Errors == 0)) ? 0 : 1;

@@ -46,6 +46,9 @@ internal sealed class SweeperRig : IAsyncDisposable
 
     public StorageCounter Counter { get; }
 
+    /// <summary>Provider calls as the sweeper sees them (the fake's fixed latency plus HTTP on loopback).</summary>
+    public ProviderTimer ProviderTimer { get; private init; } = new();
+
     public TableServiceClient Tables { get; }
 
     public string SessionsTable { get; }
@@ -88,9 +91,11 @@ internal sealed class SweeperRig : IAsyncDisposable
         collection.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
         collection.AddSingleton(tables);
         collection.AddFunctionsAuth();
+        var providerTimer = new ProviderTimer();
+        collection.AddHttpClient(OAuth.OAuthClient.HttpClientName).AddHttpMessageHandler(() => new ProviderTimingHandler(providerTimer));
         var services = collection.BuildServiceProvider();
         await services.GetRequiredService<SessionStore>().EnsureTablesAsync(CancellationToken.None);
-        return new SweeperRig(services, counter, tables, sessionsTable, dueTable);
+        return new SweeperRig(services, counter, tables, sessionsTable, dueTable) { ProviderTimer = providerTimer };
     }
 
     /// <summary>
@@ -149,14 +154,34 @@ internal sealed class SweeperRig : IAsyncDisposable
     }
 }
 
-/// <summary>Counts storage requests (each retry too: each is a billed transaction) by table and kind.</summary>
-internal sealed class StorageCounter(string dueTable) : HttpPipelineSynchronousPolicy
+/// <summary>Counts storage requests (each retry too: each is a billed transaction) by table and kind, and times them.</summary>
+internal sealed class StorageCounter(string dueTable) : HttpPipelinePolicy
 {
     private readonly ConcurrentDictionary<string, int> counts = new(StringComparer.Ordinal);
+    private long elapsedTicks;
 
     public IReadOnlyDictionary<string, int> Snapshot() => new Dictionary<string, int>(counts, StringComparer.Ordinal);
 
-    public override void OnSendingRequest(HttpMessage message)
+    /// <summary>Total time storage requests took, summed over concurrent requests.</summary>
+    public TimeSpan Elapsed => TimeSpan.FromTicks(Interlocked.Read(ref elapsedTicks));
+
+    public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        Count(message);
+        var started = Stopwatch.GetTimestamp();
+        ProcessNext(message, pipeline);
+        Interlocked.Add(ref elapsedTicks, Stopwatch.GetElapsedTime(started).Ticks);
+    }
+
+    public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    {
+        Count(message);
+        var started = Stopwatch.GetTimestamp();
+        await ProcessNextAsync(message, pipeline);
+        Interlocked.Add(ref elapsedTicks, Stopwatch.GetElapsedTime(started).Ticks);
+    }
+
+    private void Count(HttpMessage message)
     {
         var path = message.Request.Uri.Path;
         var table = path.Contains(dueTable, StringComparison.Ordinal) ? "index" : "sessions";
@@ -171,6 +196,34 @@ internal sealed class StorageCounter(string dueTable) : HttpPipelineSynchronousP
 
     public static Dictionary<string, int> Difference(IReadOnlyDictionary<string, int> after, IReadOnlyDictionary<string, int> before) =>
         after.ToDictionary(p => p.Key, p => p.Value - before.GetValueOrDefault(p.Key), StringComparer.Ordinal);
+}
+
+internal sealed class ProviderTimer
+{
+    private long calls;
+    private long elapsedTicks;
+
+    public long Calls => Interlocked.Read(ref calls);
+
+    public TimeSpan Elapsed => TimeSpan.FromTicks(Interlocked.Read(ref elapsedTicks));
+
+    public void Record(TimeSpan elapsed)
+    {
+        Interlocked.Increment(ref calls);
+        Interlocked.Add(ref elapsedTicks, elapsed.Ticks);
+    }
+}
+
+internal sealed class ProviderTimingHandler(ProviderTimer timer) : DelegatingHandler
+{
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var response = await base.SendAsync(request, cancellationToken);
+        await response.Content.LoadIntoBufferAsync(cancellationToken);
+        timer.Record(Stopwatch.GetElapsedTime(started));
+        return response;
+    }
 }
 
 /// <summary>A token endpoint on loopback that answers every request with new tokens after a fixed latency.</summary>

@@ -29,6 +29,9 @@ internal sealed class RefreshCoordinator(
     private static readonly TimeSpan MaxPoll = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan BusyRetryAfter = TimeSpan.FromSeconds(1);
 
+    /// <summary>Lifetime assumed when a provider omits expires_in (RFC 6749 leaves it open; one hour is the common default).</summary>
+    private static readonly TimeSpan DefaultAccessTokenLifetime = TimeSpan.FromHours(1);
+
     /// <summary>Error of the outcome given up on waiting for another instance's refresh of the session.</summary>
     public const string RefreshInProgress = "refresh_in_progress";
 
@@ -167,23 +170,25 @@ internal sealed class RefreshCoordinator(
         {
             // Fail closed: a row whose ciphertext does not decrypt here is treated as no session at all.
             Log.UndecryptableSession(logger, key);
-            await ReleaseAsync(leased, demand, static _ => { });
+            await ReleaseAsync(leased, demand, null, static _ => { });
             return new RefreshOutcome(RefreshStatus.InvalidSession);
         }
 
         // Not cancellable by callers: once the refresh token is sent, its successor must be stored.
+        var preindexing = PreindexAsync(key, leased, demand);
         var result = await oauth.RefreshAsync(leased.Provider, refreshToken, CancellationToken.None);
+        var preindexed = await preindexing;
         var now = time.GetUtcNow();
         if (result.Tokens is { } tokens)
         {
-            return await CompleteAsync(key, leased, tokens, refreshToken, demand, now);
+            return await CompleteAsync(key, leased, tokens, refreshToken, demand, preindexed, now);
         }
 
         switch (result.Failure)
         {
             case TokenFailureKind.InvalidGrant:
                 Log.ReauthRequired(logger, key, leased.Provider);
-                var dead = await ReleaseAsync(leased, demand, s =>
+                var dead = await ReleaseAsync(leased, demand, preindexed, s =>
                 {
                     s.Status = SessionStatus.ReauthRequired;
                     s.StatusChangedAt = now;
@@ -193,16 +198,46 @@ internal sealed class RefreshCoordinator(
                 return new RefreshOutcome(RefreshStatus.ReauthRequired, dead);
 
             case TokenFailureKind.InvalidClient or TokenFailureKind.Rejected:
-                var rejected = await ReleaseAsync(leased, demand, s => RecordFailure(s, result.Error, now));
+                var rejected = await ReleaseAsync(leased, demand, preindexed, s => RecordFailure(s, result.Error, now));
                 return new RefreshOutcome(RefreshStatus.ProviderError, rejected, Error: result.Error);
 
             default:
-                var failed = await ReleaseAsync(leased, demand, s => RecordFailure(s, result.Error, now));
+                var failed = await ReleaseAsync(leased, demand, preindexed, s => RecordFailure(s, result.Error, now));
                 return new RefreshOutcome(RefreshStatus.Unavailable, failed, RetryAfter: result.RetryAfter, Error: result.Error);
         }
     }
 
-    private async Task<RefreshOutcome> CompleteAsync(SessionKey key, SessionEntity leased, TokenSet tokens, string oldRefreshToken, RefreshDemand demand, DateTimeOffset now)
+    /// <summary>
+    /// While the provider answers, writes the index row a successful refresh will most likely need (a token living as
+    /// long as the last one): the index write that must precede the row's move is then done by the time the answer
+    /// arrives, one storage round trip off every refresh. A wrong guess costs a conditional delete of that row.
+    /// </summary>
+    private Task<DueIndexEntry?> PreindexAsync(SessionKey key, SessionEntity leased, RefreshDemand demand)
+    {
+        if (leased.FailureCount > 0)
+        {
+            // It failed last time: its next due time is more likely a back-off than a guess.
+            return Task.FromResult<DueIndexEntry?>(null);
+        }
+
+        var now = time.GetUtcNow();
+        var lifetime = leased.AccessTokenExpiresAt - leased.AccessTokenIssuedAt is { } last && last > TimeSpan.Zero ? last : DefaultAccessTokenLifetime;
+        var expected = leased.Clone();
+        expected.AccessTokenIssuedAt = now;
+        expected.AccessTokenExpiresAt = now + lifetime;
+        expected.LastRefreshedAt = now;
+        if (demand.RecordActivity)
+        {
+            expected.LastUsedAt = now;
+        }
+
+        var dueAt = RefreshSchedule.DueAt(expected, options.Value);
+        return leased.DueAt is { } current && SessionStore.Bucket(current) == SessionStore.Bucket(dueAt)
+            ? Task.FromResult<DueIndexEntry?>(null)
+            : store.TryPreindexAsync(key, dueAt, CancellationToken.None);
+    }
+
+    private async Task<RefreshOutcome> CompleteAsync(SessionKey key, SessionEntity leased, TokenSet tokens, string oldRefreshToken, RefreshDemand demand, DueIndexEntry? preindexed, DateTimeOffset now)
     {
         var updated = leased.Clone();
 
@@ -212,8 +247,7 @@ internal sealed class RefreshCoordinator(
         updated.Scope = tokens.Scope ?? leased.Scope;
         updated.AccessTokenIssuedAt = now;
 
-        // A provider that omits expires_in gets the common default of one hour (RFC 6749 leaves it open).
-        updated.AccessTokenExpiresAt = now + (tokens.ExpiresIn ?? TimeSpan.FromHours(1));
+        updated.AccessTokenExpiresAt = now + (tokens.ExpiresIn ?? DefaultAccessTokenLifetime);
         updated.Generation = leased.Generation + 1;
         updated.Status = SessionStatus.Active;
         updated.LastRefreshedAt = now;
@@ -228,7 +262,7 @@ internal sealed class RefreshCoordinator(
             updated.LastUsedAt = now;
         }
 
-        var write = await SaveRotatedAsync(key, leased, updated, demand.LeavesPreviousIndexRow);
+        var write = await SaveRotatedAsync(key, leased, updated, demand.LeavesPreviousIndexRow, preindexed);
         if (write == UpdateResult.Conflict)
         {
             // The SDK may have retried a write that had landed: the row then holds exactly our ciphertext.
@@ -257,14 +291,14 @@ internal sealed class RefreshCoordinator(
     /// The write that must not be lost: the provider has already rotated the refresh token. Storage hiccups are retried
     /// while the lease still protects the row; only if storage stays down for the whole lease is the token lost.
     /// </summary>
-    private async Task<UpdateResult> SaveRotatedAsync(SessionKey key, SessionEntity leased, SessionEntity updated, bool leavePreviousIndexRow)
+    private async Task<UpdateResult> SaveRotatedAsync(SessionKey key, SessionEntity leased, SessionEntity updated, bool leavePreviousIndexRow, DueIndexEntry? preindexed)
     {
         var delay = TimeSpan.FromMilliseconds(500);
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await SaveAsync(leased, updated, leavePreviousIndexRow);
+                return await SaveAsync(leased, updated, leavePreviousIndexRow, preindexed);
             }
             catch (RequestFailedException ex) when (ex.Status is 0 or >= 500 && time.GetUtcNow() + delay < leased.LeaseExpiresAt)
             {
@@ -276,13 +310,13 @@ internal sealed class RefreshCoordinator(
     }
 
     /// <summary>Applies <paramref name="change"/>, drops the lease and writes with the lease's ETag.</summary>
-    private async Task<SessionEntity> ReleaseAsync(SessionEntity leased, RefreshDemand demand, Action<SessionEntity> change)
+    private async Task<SessionEntity> ReleaseAsync(SessionEntity leased, RefreshDemand demand, DueIndexEntry? preindexed, Action<SessionEntity> change)
     {
         var updated = leased.Clone();
         change(updated);
         updated.LeaseId = null;
         updated.LeaseExpiresAt = null;
-        if (await SaveAsync(leased, updated, demand.LeavesPreviousIndexRow) != UpdateResult.Updated)
+        if (await SaveAsync(leased, updated, demand.LeavesPreviousIndexRow, preindexed) != UpdateResult.Updated)
         {
             Log.LeaseReleaseFailed(logger, new SessionKey(leased.PartitionKey));
         }
@@ -306,9 +340,10 @@ internal sealed class RefreshCoordinator(
 
     /// <summary>Writes <paramref name="updated"/> (conditional on the ETag <paramref name="previous"/> was read with) and moves its due-index row.</summary>
     /// <param name="leavePreviousIndexRow">The caller deletes the previous index row itself (the sweeper, in batches).</param>
-    internal Task<UpdateResult> SaveAsync(SessionEntity previous, SessionEntity updated, bool leavePreviousIndexRow = false)
+    /// <param name="preindexed">The index row written while the provider answered, if any.</param>
+    internal Task<UpdateResult> SaveAsync(SessionEntity previous, SessionEntity updated, bool leavePreviousIndexRow = false, DueIndexEntry? preindexed = null)
     {
         updated.DueAt = RefreshSchedule.DueAt(updated, options.Value);
-        return store.TryUpdateAndReindexAsync(previous.DueAt, updated, CancellationToken.None, removePreviousIndexRow: !leavePreviousIndexRow);
+        return store.TryUpdateAndReindexAsync(previous.DueAt, updated, CancellationToken.None, removePreviousIndexRow: !leavePreviousIndexRow, preindexed);
     }
 }

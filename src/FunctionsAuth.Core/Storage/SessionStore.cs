@@ -95,11 +95,16 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     /// between the writes leaves an extra index row (the sweeper drops it), never a due session missing from the index.
     /// </summary>
     /// <param name="removePreviousIndexRow">False when the caller removes the previous row itself (the sweeper batches them).</param>
-    public async Task<UpdateResult> TryUpdateAndReindexAsync(DateTimeOffset? previousDueAt, SessionEntity updated, CancellationToken cancellationToken, bool removePreviousIndexRow = true)
+    /// <param name="preindexed">
+    /// An index row the caller wrote ahead (see <see cref="TryPreindexAsync"/>): it stands for the new one when its bucket
+    /// is right, and is removed (conditionally on its ETag) when it is not.
+    /// </param>
+    public async Task<UpdateResult> TryUpdateAndReindexAsync(DateTimeOffset? previousDueAt, SessionEntity updated, CancellationToken cancellationToken, bool removePreviousIndexRow = true, DueIndexEntry? preindexed = null)
     {
         var key = new SessionKey(updated.PartitionKey);
-        var moved = BucketOrNull(previousDueAt) != BucketOrNull(updated.DueAt);
-        if (moved && updated.DueAt is { } due)
+        var bucket = BucketOrNull(updated.DueAt);
+        var moved = BucketOrNull(previousDueAt) != bucket;
+        if (moved && updated.DueAt is { } due && preindexed?.Bucket != bucket)
         {
             await AddToIndexAsync(key, due, cancellationToken);
         }
@@ -110,7 +115,40 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
             await RemoveFromIndexAsync(key, old, cancellationToken);
         }
 
+        // A wrong guess. Not after a conflict: whoever changed the row may have wanted that very bucket, and an extra
+        // index row only costs a later run a read, where a missing one would hide a due session.
+        if (preindexed is { } extra && ((result == UpdateResult.Updated && extra.Bucket != bucket) || result == UpdateResult.NotFound))
+        {
+            try
+            {
+                await TryRemoveStaleIndexRowAsync(extra, cancellationToken);
+            }
+            catch (Exception ex) when (IsStorageFailure(ex))
+            {
+                // The session row is written: a failed clean-up leaves a stale index row, which the sweeper drops.
+            }
+        }
+
         return result;
+    }
+
+    /// <summary>
+    /// Best effort: puts the session into the index at <paramref name="dueAt"/> ahead of a write that will probably move
+    /// it there. Null when the write failed; the write before the move then happens as usual.
+    /// </summary>
+    public async Task<DueIndexEntry?> TryPreindexAsync(SessionKey key, DateTimeOffset dueAt, CancellationToken cancellationToken)
+    {
+        var bucket = Bucket(dueAt);
+        try
+        {
+            var response = await dueIndex.UpsertEntityAsync(new DueIndexEntity { PartitionKey = bucket, RowKey = key.Value }, TableUpdateMode.Replace, cancellationToken);
+            return response.Headers.ETag is { } etag ? new DueIndexEntry(bucket, key, etag) : null;
+        }
+        catch (Exception ex) when (IsStorageFailure(ex))
+        {
+            // Runs beside a provider call: failing here must not fail the refresh whose token is being spent.
+            return null;
+        }
     }
 
     public async Task<UpdateResult> TryDeleteAsync(SessionEntity entity, CancellationToken cancellationToken)
@@ -243,6 +281,9 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     private static string? BucketOrNull(DateTimeOffset? dueAt) => dueAt is { } value ? Bucket(value) : null;
 
     public static string Bucket(DateTimeOffset dueAt) => dueAt.UtcDateTime.ToString(BucketFormat, CultureInfo.InvariantCulture);
+
+    /// <summary>An error answer, or the SDK giving up after its retries (it throws an AggregateException then).</summary>
+    private static bool IsStorageFailure(Exception ex) => ex is RequestFailedException or AggregateException;
 
     private static bool IsLostRace(RequestFailedException ex) =>
         ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.NotFound;

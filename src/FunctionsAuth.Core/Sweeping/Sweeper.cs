@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using System.Threading.RateLimiting;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
@@ -85,15 +86,20 @@ public sealed class Sweeper
         try
         {
             run.CurrentKeyId = await protector.GetCurrentKeyIdAsync(stop.Token);
-            await Parallel.ForEachAsync(
-                store.QueryDueAsync(now, PageSize, stop.Token),
-                new ParallelOptions { MaxDegreeOfParallelism = opts.Sweeper.Parallelism, CancellationToken = stop.Token },
-                (entry, _) => new ValueTask(SweepOneAsync(run, entry, stop.Token)));
+
+            // Two stages: triage reads each indexed session (and does everything that needs no provider call) a little
+            // ahead of the refresh stage, whose workers then spend their time on the provider, not on reading rows.
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = opts.Sweeper.Parallelism, CancellationToken = stop.Token };
+            var dueSessions = Channel.CreateBounded<DueSession>(new BoundedChannelOptions(opts.Sweeper.Parallelism) { SingleWriter = false, SingleReader = false });
+            var triage = TriageAllAsync(run, now, parallel, dueSessions.Writer);
+            var refresh = Parallel.ForEachAsync(dueSessions.Reader.ReadAllAsync(stop.Token), parallel, (due, _) => new ValueTask(RefreshOneAsync(run, due, stop.Token)));
+            await Task.WhenAll(triage, refresh);
             result = SweepSummary.Completed;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            // Parallel.ForEachAsync returns only once every worker has finished: nothing is left half done.
+            // Parallel.ForEachAsync returns only once every worker has finished: nothing is left half done. Sessions
+            // triaged but not yet refreshed are still due, and the next run takes them.
             result = cancellationToken.IsCancellationRequested ? SweepSummary.Cancelled : SweepSummary.BudgetExhausted;
         }
         catch (Exception ex)
@@ -118,13 +124,25 @@ public sealed class Sweeper
         return Report(run.ToSummary(result, time.GetElapsedTime(started)));
     }
 
+    private async Task TriageAllAsync(SweepRun run, DateTimeOffset now, ParallelOptions parallel, ChannelWriter<DueSession> dueSessions)
+    {
+        try
+        {
+            await Parallel.ForEachAsync(store.QueryDueAsync(now, PageSize, parallel.CancellationToken), parallel, (entry, stop) => new ValueTask(TriageOneAsync(run, entry, dueSessions, stop)));
+        }
+        finally
+        {
+            dueSessions.Complete();
+        }
+    }
+
     /// <summary>Handles one index row; any failure is recorded and the run goes on.</summary>
-    private async Task SweepOneAsync(SweepRun run, DueIndexEntry entry, CancellationToken stop)
+    private async Task TriageOneAsync(SweepRun run, DueIndexEntry entry, ChannelWriter<DueSession> dueSessions, CancellationToken stop)
     {
         run.Examined();
         try
         {
-            await SweepEntryAsync(run, entry, stop);
+            await TriageAsync(run, entry, dueSessions, stop);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -137,7 +155,7 @@ public sealed class Sweeper
         }
     }
 
-    private async Task SweepEntryAsync(SweepRun run, DueIndexEntry entry, CancellationToken stop)
+    private async Task TriageAsync(SweepRun run, DueIndexEntry entry, ChannelWriter<DueSession> dueSessions, CancellationToken stop)
     {
         var session = await store.GetAsync(entry.Key, stop);
         var now = time.GetUtcNow();
@@ -184,23 +202,41 @@ public sealed class Sweeper
             return;
         }
 
-        run.Due();
-        using var permit = await run.ProviderLimiter.AcquireAsync(session.Provider, 1, stop);
-        if (!permit.IsAcquired)
+        await dueSessions.WriteAsync(new DueSession(entry, session), stop);
+    }
+
+    private async Task RefreshOneAsync(SweepRun run, DueSession due, CancellationToken stop)
+    {
+        try
         {
-            run.Skipped();
-            return;
+            run.Due();
+            using var permit = await run.ProviderLimiter.AcquireAsync(due.Session.Provider, 1, stop);
+            if (!permit.IsAcquired)
+            {
+                run.Skipped();
+                return;
+            }
+
+            // From here the run's stop signal no longer applies: once a refresh token is sent, its successor is saved
+            // before this returns, so neither the budget nor a shutdown can lose a rotated token. The row read in
+            // triage saves the flight a read; its ETag makes the lease claim fail (and the flight re-read) if it changed.
+            var outcome = await coordinator.EnsureCurrentAsync(due.Entry.Key, run.Demand, CancellationToken.None, due.Session);
+            run.Record(outcome);
+
+            // The flight moved the row (or it is gone) and left the scanned index row to this run (see RefreshDemand).
+            if (outcome.Session?.DueAt is not { } movedTo || SessionStore.Bucket(movedTo) != due.Entry.Bucket)
+            {
+                await run.Cleanup.RemoveAsync(due.Entry, stale: false);
+            }
         }
-
-        // From here the run's stop signal no longer applies: once a refresh token is sent, its successor is saved
-        // before this returns, so neither the budget nor a shutdown can lose a rotated token.
-        var outcome = await coordinator.EnsureCurrentAsync(entry.Key, run.Demand, CancellationToken.None, session);
-        run.Record(outcome);
-
-        // The flight moved the row (or it is gone) and left the scanned index row to this run (see RefreshDemand).
-        if (outcome.Session?.DueAt is not { } movedTo || SessionStore.Bucket(movedTo) != entry.Bucket)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            await run.Cleanup.RemoveAsync(entry, stale: false);
+            // Stopped while waiting for the rate limit: still due, and the next run takes it.
+        }
+        catch (Exception ex)
+        {
+            Log.SessionFailed(logger, due.Entry.Key, ex);
+            run.Error(ex);
         }
     }
 
@@ -328,4 +364,7 @@ public sealed class Sweeper
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
             AutoReplenishment = true,
         }));
+
+    /// <summary>An index row whose session triage found due for a refresh, with the row as read.</summary>
+    private readonly record struct DueSession(DueIndexEntry Entry, SessionEntity Session);
 }

@@ -261,6 +261,7 @@ public sealed class SweeperTests : IAsyncLifetime
         Assert.Equal(SessionStatus.Active, afterFirst.Status);
         Assert.InRange(afterFirst.NextAttemptAt!.Value, clock.GetUtcNow() + TimeSpan.FromSeconds(29), clock.GetUtcNow() + TimeSpan.FromMinutes(1));
         Assert.Equal(afterFirst.NextAttemptAt, afterFirst.DueAt);
+        Assert.Equal([SessionStore.Bucket(afterFirst.DueAt!.Value)], (await IndexRowsAsync(afterFirst.PartitionKey)).Select(r => r.Bucket));
 
         // Backing off: the next run does not retry it (its index row may sit in the current minute: read, not due).
         var second = await SweepAsync(host);
@@ -302,6 +303,7 @@ public sealed class SweeperTests : IAsyncLifetime
         Assert.Equal((1, 0), (first.Reauth, first.Refreshed));
         Assert.Equal(SessionStatus.ReauthRequired, row.Status);
         Assert.Null(row.RefreshToken);
+        Assert.Equal([SessionStore.Bucket(row.DueAt!.Value)], (await IndexRowsAsync(row.PartitionKey)).Select(r => r.Bucket));
 
         var second = await SweepAsync(host);
         Assert.Equal(0, second.Examined);
