@@ -25,10 +25,13 @@ public abstract class DemoProviderTestBase : IAsyncLifetime
         Host = await Environment.StartHostAsync();
     }
 
+    /// <summary>Also checks, after every test, the invariant all of them share: no refresh token was ever sent twice.</summary>
     public virtual async Task DisposeAsync()
     {
+        var reused = Server.Statistics.ReusedRefreshTokens;
         await Host.DisposeAsync();
         await Server.DisposeAsync();
+        Assert.Equal(0, reused);
     }
 
     private protected static SessionKey KeyOf(string handle)

@@ -39,7 +39,13 @@ public sealed class SweeperTests : IAsyncLifetime
         environment = (await TestEnvironment.CreateAsync()).WithDemoProvider(server);
     }
 
-    public async Task DisposeAsync() => await server.DisposeAsync();
+    /// <summary>After every test: the OAuth server never saw a refresh token twice.</summary>
+    public async Task DisposeAsync()
+    {
+        var reused = server.Statistics.ReusedRefreshTokens;
+        await server.DisposeAsync();
+        Assert.Equal(0, reused);
+    }
 
     [Fact]
     public async Task Sweep_TokenInsideTheWindow_RefreshedAndTokensOutsideNotTouched()
