@@ -196,7 +196,7 @@ public sealed class AuthApi
         }
 
         // No usable access token was handed over: get one now, so the caller leaves with a working token.
-        var outcome = await coordinator.EnsureCurrentAsync(created.Key, demand, cancellationToken);
+        var outcome = await coordinator.EnsureCurrentAsync(created.Key, demand, cancellationToken, lastRead: created.Session);
         if (outcome is { Status: RefreshStatus.Refreshed or RefreshStatus.Current, Session: { } session, AccessToken: { } fresh })
         {
             return Created(created.Handle, session, fresh, outcome.IdToken);

@@ -146,7 +146,8 @@ internal sealed class RefreshCoordinator(
         }
     }
 
-    private async Task<RefreshOutcome> CurrentAsync(SessionEntity session)
+    /// <summary>The stored access token as a <see cref="RefreshStatus.Current"/> outcome; a row that does not decrypt fails closed.</summary>
+    internal async Task<RefreshOutcome> CurrentAsync(SessionEntity session)
     {
         try
         {

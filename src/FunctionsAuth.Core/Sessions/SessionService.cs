@@ -96,36 +96,23 @@ internal sealed class SessionService(
         {
             // The fast path: one point read, no provider call. A session in back-off after provider failures is
             // served its still-valid token rather than hammering the provider on every request.
-            string? accessToken;
-            try
+            var current = await coordinator.CurrentAsync(session);
+            if (current.Status == RefreshStatus.Current)
             {
-                accessToken = await crypto.ReadAccessTokenAsync(session, cancellationToken);
-            }
-            catch (TokenProtectionException)
-            {
-                Log.UndecryptableSession(logger, key);
-                return new RefreshOutcome(RefreshStatus.InvalidSession);
+                await RecordActivityAsync(session, now);
             }
 
-            await RecordActivityAsync(session, now);
-            return new RefreshOutcome(RefreshStatus.Current, session, accessToken);
+            return current;
         }
 
-        var outcome = await coordinator.EnsureCurrentAsync(key, demand, cancellationToken);
+        // The row just read starts the flight (its ETag guards the lease claim): no second read.
+        var outcome = await coordinator.EnsureCurrentAsync(key, demand, cancellationToken, lastRead: session);
         if (outcome is { Status: RefreshStatus.Unavailable or RefreshStatus.ProviderError, Session: { AccessToken: not null } stale }
             && stale.AccessTokenExpiresAt > time.GetUtcNow())
         {
             // The provider is down but the stored token still works: serve it (refreshed: false) rather than fail.
             Log.ServingStoredToken(logger, key, outcome.Error ?? "");
-            try
-            {
-                return new RefreshOutcome(RefreshStatus.Current, stale, await crypto.ReadAccessTokenAsync(stale, cancellationToken));
-            }
-            catch (TokenProtectionException)
-            {
-                Log.UndecryptableSession(logger, key);
-                return new RefreshOutcome(RefreshStatus.InvalidSession);
-            }
+            return await coordinator.CurrentAsync(stale);
         }
 
         return outcome;
