@@ -47,9 +47,10 @@ public static class FunctionsAuthServiceCollectionExtensions
         services.TryAddSingleton(static sp =>
         {
             var storage = sp.GetRequiredService<IOptions<FunctionsAuthOptions>>().Value.Storage;
+            var clientOptions = TableClientOptionsForRequests();
             return storage.ConnectionString is { Length: > 0 } connectionString
-                ? new TableServiceClient(connectionString)
-                : new TableServiceClient(storage.TableServiceUri, new DefaultAzureCredential());
+                ? new TableServiceClient(connectionString, clientOptions)
+                : new TableServiceClient(storage.TableServiceUri, new DefaultAzureCredential(), clientOptions);
         });
         services.TryAddSingleton<SessionStore>();
 
@@ -91,6 +92,21 @@ public static class FunctionsAuthServiceCollectionExtensions
 
         services.AddHostedService<StartupTasks>();
         return services;
+    }
+
+    /// <summary>
+    /// The SDK's defaults (a 100 s network time-out, 4 tries) would hold a request for minutes when storage hangs.
+    /// Table operations take milliseconds: fail within seconds, so the caller gets 503 with Retry-After, and the one
+    /// write that must not be lost (the rotated refresh token) is retried by the refresh coordinator under its lease.
+    /// </summary>
+    internal static TableClientOptions TableClientOptionsForRequests()
+    {
+        var options = new TableClientOptions();
+        options.Retry.MaxRetries = 2;
+        options.Retry.Delay = TimeSpan.FromMilliseconds(200);
+        options.Retry.MaxDelay = TimeSpan.FromSeconds(2);
+        options.Retry.NetworkTimeout = TimeSpan.FromSeconds(10);
+        return options;
     }
 }
 

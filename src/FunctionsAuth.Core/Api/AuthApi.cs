@@ -5,6 +5,7 @@ using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
 using FunctionsAuth.OAuth;
 using FunctionsAuth.Protection;
+using FunctionsAuth.Secrets;
 using FunctionsAuth.Sessions;
 using FunctionsAuth.Storage;
 using Microsoft.AspNetCore.Http;
@@ -22,6 +23,7 @@ public sealed class AuthApi
     public const int MaxBodyBytes = 16 * 1024;
     private const int MaxTokenLength = 8 * 1024;
     private const long MaxMinTtlSeconds = 24 * 60 * 60;
+    private const int MaxRedirectUriLength = 2048;
     private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(5);
 
     private readonly SessionService sessions;
@@ -93,7 +95,7 @@ public sealed class AuthApi
         }
         catch (Exception ex)
         {
-            Log.DependencyUnhealthy(logger, dependency, ex.GetType().Name);
+            Log.DependencyUnhealthy(logger, dependency, ex is DependencyUnavailableException outage ? outage.Failure : ex.GetType().Name);
             return false;
         }
     }
@@ -135,18 +137,21 @@ public sealed class AuthApi
             return InvalidRequest("'code_verifier' must be 43 to 128 characters of [A-Za-z0-9-._~].");
         }
 
-        if (!Uri.TryCreate(request.RedirectUri, UriKind.Absolute, out var redirectUri)
+        if (request.RedirectUri is not { Length: <= MaxRedirectUriLength } redirect
+            || !Uri.TryCreate(redirect, UriKind.Absolute, out var redirectUri)
             || (redirectUri.Scheme != Uri.UriSchemeHttps && redirectUri.Scheme != Uri.UriSchemeHttp)
             || redirectUri.Fragment.Length > 0)
         {
             return InvalidRequest("'redirect_uri' must be an absolute http(s) URI without a fragment.");
         }
 
-        var result = await oauth.RedeemCodeAsync(provider, code, verifier, redirectUri, cancellationToken);
+        // RFC 6749 §4.1.3: the very string sent to the authorization endpoint (a parsed Uri would add a trailing slash).
+        var result = await oauth.RedeemCodeAsync(provider, code, verifier, redirect, cancellationToken);
         if (result.Tokens is not { } tokens)
         {
             return result.Failure switch
             {
+                TokenFailureKind.InvalidGrant when result.Error is not "invalid_grant" => ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", $"The provider requires the user to interact ({result.Error}): sign the user in again."),
                 TokenFailureKind.InvalidGrant => ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", "The provider refused the authorization code (expired, used, or the verifier or redirect URI does not match)."),
                 TokenFailureKind.Unavailable or TokenFailureKind.OutcomeUnknown => Unavailable(result.Error, result.RetryAfter),
                 _ => ProviderError(result.Error),
@@ -158,7 +163,18 @@ public sealed class AuthApi
             return ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", "The provider issued no refresh token: request offline access (for example the 'offline_access' scope).");
         }
 
-        var created = await sessions.CreateAsync(provider, tokens, issuedNow: true, cancellationToken);
+        CreateOutcome created;
+        try
+        {
+            created = await sessions.CreateAsync(provider, tokens, issuedNow: true, cancellationToken);
+        }
+        catch (StorageUnavailableException)
+        {
+            // Nobody will ever hold these tokens: end the grant just issued rather than leave it alive at the provider.
+            await oauth.RevokeAsync(provider, tokens.RefreshToken, "refresh_token", CancellationToken.None);
+            throw;
+        }
+
         return Created(created.Handle, created.Session, tokens.AccessToken, tokens.IdToken);
     }
 
@@ -207,6 +223,7 @@ public sealed class AuthApi
         {
             RefreshStatus.ReauthRequired => ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", "The provider refused the refresh token."),
             RefreshStatus.ProviderError => ProviderError(outcome.Error),
+            RefreshStatus.TemporarilyUnavailable => TemporarilyUnavailable(outcome.RetryAfter),
             _ => Unavailable(outcome.Error, outcome.RetryAfter),
         };
     }
@@ -233,10 +250,10 @@ public sealed class AuthApi
                     StatusCodes.Status200OK,
                     new AccessTokenResponse(accessToken, session.TokenType ?? "Bearer", ExpiresAt(session), session.Scope, outcome.Status == RefreshStatus.Refreshed),
                     ApiJsonContext.Default.AccessTokenResponse),
-            { Status: RefreshStatus.ReauthRequired } =>
-                ApiResult.Error(StatusCodes.Status401Unauthorized, "reauth_required", "The provider no longer accepts this session's refresh token: sign the user in again."),
+            { Status: RefreshStatus.ReauthRequired } => ReauthRequired(outcome.Error ?? outcome.Session?.LastError),
             { Status: RefreshStatus.ProviderError } => ProviderError(outcome.Error),
             { Status: RefreshStatus.Unavailable } => Unavailable(outcome.Error, outcome.RetryAfter),
+            { Status: RefreshStatus.TemporarilyUnavailable } => TemporarilyUnavailable(outcome.RetryAfter),
             _ => InvalidSession(),
         };
     }
@@ -264,10 +281,20 @@ public sealed class AuthApi
         var length = 0;
         try
         {
-            int read;
-            while (length <= MaxBodyBytes && (read = await body.ReadAsync(buffer.AsMemory(length, MaxBodyBytes + 1 - length), cancellationToken)) > 0)
+            try
             {
-                length += read;
+                int read;
+                while (length <= MaxBodyBytes && (read = await body.ReadAsync(buffer.AsMemory(length, MaxBodyBytes + 1 - length), cancellationToken)) > 0)
+                {
+                    length += read;
+                }
+            }
+            catch (Exception ex) when (ex is BadHttpRequestException or IOException)
+            {
+                // A broken chunked encoding, a body shorter than its Content-Length (the caller may be gone already,
+                // and then nobody reads this answer): the caller's mistake, not ours.
+                Log.UnreadableBody(logger, operation, ex.GetType().Name);
+                return InvalidRequest("The request body could not be read (broken chunked encoding or shorter than its Content-Length).");
             }
 
             if (length > MaxBodyBytes)
@@ -302,6 +329,17 @@ public sealed class AuthApi
         {
             throw;
         }
+        catch (DependencyUnavailableException ex)
+        {
+            // Which part failed goes to the log; the caller only needs to know it may retry.
+            Log.DependencyUnavailable(logger, operation, ex.Dependency, ex.Failure);
+            return TemporarilyUnavailable();
+        }
+        catch (SecretNotFoundException ex)
+        {
+            Log.SecretMissing(logger, operation, ex.SecretName);
+            return TemporarilyUnavailable();
+        }
         catch (Exception ex)
         {
             Log.UnhandledError(logger, operation, ex.GetType().FullName ?? "Exception", ex);
@@ -328,6 +366,18 @@ public sealed class AuthApi
 
     private static ApiResult InvalidSession() =>
         ApiResult.Error(StatusCodes.Status401Unauthorized, "invalid_session", "Unknown, revoked or expired session.");
+
+    /// <summary>The provider's code says why (invalid_grant, interaction_required, consent_required, login_required): front ends may show it.</summary>
+    private static ApiResult ReauthRequired(string? reason) =>
+        ApiResult.Error(
+            StatusCodes.Status401Unauthorized,
+            "reauth_required",
+            reason is { Length: > 0 } code && code != "invalid_grant"
+                ? $"The provider requires the user to sign in again ({code})."
+                : "The provider no longer accepts this session's refresh token: sign the user in again.");
+
+    private static ApiResult TemporarilyUnavailable(TimeSpan? retryAfter = null) =>
+        ApiResult.Error(StatusCodes.Status503ServiceUnavailable, "temporarily_unavailable", "FunctionsAuth's storage or key vault is not answering; nothing was lost, retry after the delay given.", retryAfter ?? RefreshCoordinator.StorageRetryAfter);
 
     private static ApiResult ProviderError(string? error) =>
         ApiResult.Error(StatusCodes.Status502BadGateway, "provider_error", $"The provider rejected the request ({error ?? "unknown error"}); check the provider's configuration.");

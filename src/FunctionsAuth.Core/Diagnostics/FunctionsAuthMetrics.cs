@@ -14,6 +14,8 @@ public sealed class FunctionsAuthMetrics
     private readonly Counter<long> sweeperSessions;
     private readonly Histogram<double> sweeperDuration;
     private readonly Counter<long> sweeperErrors;
+    private readonly Counter<long> rotatedTokenWrites;
+    private readonly Counter<long> refreshOutcomeUnknown;
 
     public FunctionsAuthMetrics(IMeterFactory meterFactory)
     {
@@ -23,6 +25,8 @@ public sealed class FunctionsAuthMetrics
         refreshRequests = meter.CreateCounter<long>("functionsauth.refresh.requests", "{request}", "Calls of /api/auth/refresh by outcome.");
         sweeperSessions = meter.CreateCounter<long>("functionsauth.sweeper.sessions", "{session}", "Sessions handled by sweeper runs, by outcome.");
         sweeperDuration = meter.CreateHistogram<double>("functionsauth.sweeper.run.duration", "s", "Duration of sweeper runs, by result (completed, budget_exhausted, cancelled).");
+        rotatedTokenWrites = meter.CreateCounter<long>("functionsauth.rotated_token.writes", "{write}", "Writes of a rotated refresh token that met a storage failure, by result (retried, stored, lost).");
+        refreshOutcomeUnknown = meter.CreateCounter<long>("functionsauth.refresh.outcome_unknown", "{refresh}", "Refreshes sent to a provider whose answer was lost (time-out, dropped connection, unreadable answer).");
         sweeperErrors = meter.CreateCounter<long>("functionsauth.sweeper.errors", "{error}", "Sessions a sweeper run could not handle because of an exception (storage, decryption...).");
     }
 
@@ -35,6 +39,11 @@ public sealed class FunctionsAuthMetrics
             providerDuration.Record(elapsed.TotalSeconds, tags);
         }
     }
+
+    internal void RotatedTokenWrite(string result) => rotatedTokenWrites.Add(1, new KeyValuePair<string, object?>("result", result));
+
+    internal void RefreshOutcomeUnknown(string provider, string error) =>
+        refreshOutcomeUnknown.Add(1, new KeyValuePair<string, object?>("provider", provider), new KeyValuePair<string, object?>("error", error));
 
     internal void RefreshRequest(string outcome) => refreshRequests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 

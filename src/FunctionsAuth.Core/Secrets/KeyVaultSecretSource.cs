@@ -53,6 +53,10 @@ internal sealed class KeyVaultSecretSource : ISecretSource
         {
             throw NotFound(name, e);
         }
+        catch (Exception e) when (IsOutage(e))
+        {
+            throw Outage(e);
+        }
     }
 
     private async Task<IReadOnlyList<SecretVersion>> LoadVersionsAsync(string name)
@@ -90,6 +94,10 @@ internal sealed class KeyVaultSecretSource : ISecretSource
         {
             throw NotFound(name, e);
         }
+        catch (Exception e) when (IsOutage(e))
+        {
+            throw Outage(e);
+        }
     }
 
     // Expired and not-yet-valid versions are left out as well as disabled ones: Key Vault does not enforce
@@ -104,6 +112,21 @@ internal sealed class KeyVaultSecretSource : ISecretSource
         var byCreation = Nullable.Compare(y.CreatedOn, x.CreatedOn);
         return byCreation != 0 ? byCreation : string.CompareOrdinal(y.Version, x.Version);
     }
+
+    /// <summary>Key Vault or the identity did not answer (after the SDK's retries): a failure to wait out, not a missing secret.</summary>
+    private static bool IsOutage(Exception e) =>
+        e is AggregateException or HttpRequestException or OperationCanceledException or Azure.Identity.AuthenticationFailedException or Azure.Identity.CredentialUnavailableException
+        || (e is RequestFailedException r && r.Status != 404);
+
+    private static SecretsUnavailableException Outage(Exception e) => new(
+        e switch
+        {
+            RequestFailedException { Status: > 0 } r => "http_" + r.Status.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            OperationCanceledException => "timeout",
+            Azure.Identity.AuthenticationFailedException or Azure.Identity.CredentialUnavailableException => "authentication_failed",
+            _ => "connection_failed",
+        },
+        e);
 
     private SecretNotFoundException NotFound(string name, RequestFailedException e)
     {

@@ -16,8 +16,8 @@ internal static partial class Log
     [LoggerMessage(3003, LogLevel.Information, "Session {Session} refreshed at provider {Provider} (rotated refresh token: {Rotated}).")]
     public static partial void Refreshed(ILogger logger, SessionKey session, string provider, bool rotated);
 
-    [LoggerMessage(3004, LogLevel.Warning, "Provider {Provider} refused the refresh token of session {Session} (invalid_grant): sign-in required.")]
-    public static partial void ReauthRequired(ILogger logger, SessionKey session, string provider);
+    [LoggerMessage(3004, LogLevel.Warning, "Provider {Provider} refused the refresh token of session {Session} ({Reason}): sign-in required.")]
+    public static partial void ReauthRequired(ILogger logger, SessionKey session, string provider, string reason);
 
     [LoggerMessage(3005, LogLevel.Error, "Session {Session} could not be decrypted (wrong row, tampered, or unknown key): treated as invalid.")]
     public static partial void UndecryptableSession(ILogger logger, SessionKey session);
@@ -34,6 +34,18 @@ internal static partial class Log
     [LoggerMessage(3009, LogLevel.Warning, "Session {Session}: refresh failed ({Error}); serving the stored access token, which is still valid.")]
     public static partial void ServingStoredToken(ILogger logger, SessionKey session, string error);
 
-    [LoggerMessage(3010, LogLevel.Warning, "Session {Session}: storing the rotated refresh token failed (attempt {Attempt}, status {Status}); retrying under the lease.")]
-    public static partial void RotatedTokenWriteRetried(ILogger logger, SessionKey session, int attempt, int status);
+    [LoggerMessage(3010, LogLevel.Warning, "Session {Session}: storing the rotated refresh token failed (attempt {Attempt}, {Failure}); retrying under the lease.")]
+    public static partial void RotatedTokenWriteRetried(ILogger logger, SessionKey session, int attempt, string failure);
+
+    [LoggerMessage(3011, LogLevel.Critical, "Session {Session}: the rotated refresh token could not be stored before the lease ran out (after {Attempts} attempts, {ExceptionType}); the next refresh will send the spent token.")]
+    public static partial void RotatedTokenLost(ILogger logger, SessionKey session, int attempts, string exceptionType);
+
+    [LoggerMessage(3012, LogLevel.Warning, "Session {Session}: storage is not answering; the rotated refresh token is kept in memory and its write retried under the lease, callers are told to retry.")]
+    public static partial void RotatedTokenWritePending(ILogger logger, SessionKey session);
+
+    [LoggerMessage(3014, LogLevel.Warning, "Session {Session}: refresh not sent, {Dependency} did not answer ({Failure}); lease released.")]
+    public static partial void RefreshBlockedByDependency(ILogger logger, SessionKey session, string dependency, string failure);
+
+    [LoggerMessage(3013, LogLevel.Warning, "Session {Session}: the outcome of the refresh at provider {Provider} is unknown ({Error}); if the provider rotated the refresh token, the next attempt will be refused as reuse (reauth_required).")]
+    public static partial void RefreshOutcomeUnknown(ILogger logger, SessionKey session, string provider, string error);
 }

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
-using Azure;
 using FunctionsAuth.Configuration;
+using FunctionsAuth.Diagnostics;
 using FunctionsAuth.OAuth;
 using FunctionsAuth.Protection;
 using FunctionsAuth.Storage;
@@ -21,6 +20,7 @@ internal sealed class RefreshCoordinator(
     SessionStore store,
     SessionCrypto crypto,
     OAuthClient oauth,
+    FunctionsAuthMetrics metrics,
     TimeProvider time,
     IOptions<FunctionsAuthOptions> options,
     ILogger<RefreshCoordinator> logger)
@@ -29,11 +29,23 @@ internal sealed class RefreshCoordinator(
     private static readonly TimeSpan MaxPoll = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan BusyRetryAfter = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long callers wait for the rotated token's write before they are told to retry; the write goes on.</summary>
+    internal static readonly TimeSpan RotatedWriteCallerWait = TimeSpan.FromSeconds(3);
+
+    private static readonly TimeSpan FirstRotatedWriteRetryDelay = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan MaxRotatedWriteRetryDelay = TimeSpan.FromSeconds(4);
+
+    /// <summary>Retry-After when FunctionsAuth's own storage failed a refresh.</summary>
+    internal static readonly TimeSpan StorageRetryAfter = TimeSpan.FromSeconds(5);
+
     /// <summary>Lifetime assumed when a provider omits expires_in (RFC 6749 leaves it open; one hour is the common default).</summary>
     private static readonly TimeSpan DefaultAccessTokenLifetime = TimeSpan.FromHours(1);
 
     /// <summary>Error of the outcome given up on waiting for another instance's refresh of the session.</summary>
     public const string RefreshInProgress = "refresh_in_progress";
+
+    /// <summary>Prefix of a session's <c>LastError</c> after an attempt whose outcome is unknown (the token may be spent).</summary>
+    public const string OutcomeUnknownPrefix = "outcome_unknown:";
 
     private readonly ConcurrentDictionary<string, Lazy<Task<RefreshOutcome>>> flights = new(StringComparer.Ordinal);
 
@@ -94,7 +106,7 @@ internal sealed class RefreshCoordinator(
     {
         var opts = options.Value;
         var maxWait = opts.LeaseDuration + opts.ProviderTimeout;
-        var waitStarted = Stopwatch.GetTimestamp();
+        var waitStarted = time.GetTimestamp();
         var poll = MinPoll;
         while (true)
         {
@@ -119,12 +131,12 @@ internal sealed class RefreshCoordinator(
             if (session.IsLeased(now))
             {
                 // Someone else (this or another instance) is refreshing: wait for its result, then re-read.
-                if (Stopwatch.GetElapsedTime(waitStarted) > maxWait)
+                if (time.GetElapsedTime(waitStarted) > maxWait)
                 {
                     return new RefreshOutcome(RefreshStatus.Unavailable, session, RetryAfter: BusyRetryAfter, Error: RefreshInProgress);
                 }
 
-                await Task.Delay(poll);
+                await Task.Delay(poll, time);
                 poll = poll * 2 > MaxPoll ? MaxPoll : poll * 2;
                 continue;
             }
@@ -177,7 +189,19 @@ internal sealed class RefreshCoordinator(
 
         // Not cancellable by callers: once the refresh token is sent, its successor must be stored.
         var preindexing = PreindexAsync(key, leased, demand);
-        var result = await oauth.RefreshAsync(leased.Provider, refreshToken, CancellationToken.None);
+        TokenResult result;
+        try
+        {
+            result = await oauth.RefreshAsync(leased.Provider, refreshToken, CancellationToken.None);
+        }
+        catch (DependencyUnavailableException ex)
+        {
+            // The client credential could not be read (Key Vault down): nothing was sent, so the lease can go at once.
+            Log.RefreshBlockedByDependency(logger, key, ex.Dependency, ex.Failure);
+            await TryReleaseUnchangedAsync(leased, demand, await preindexing);
+            return StorageUnavailable(leased);
+        }
+
         var preindexed = await preindexing;
         var now = time.GetUtcNow();
         if (result.Tokens is { } tokens)
@@ -188,19 +212,33 @@ internal sealed class RefreshCoordinator(
         switch (result.Failure)
         {
             case TokenFailureKind.InvalidGrant:
-                Log.ReauthRequired(logger, key, leased.Provider);
+                // invalid_grant, or an "the user must interact" code (interaction_required, consent_required,
+                // login_required): either way only a new sign-in helps. The provider's code is kept as the reason.
+                Log.ReauthRequired(logger, key, leased.Provider, result.Error ?? "invalid_grant");
                 var dead = await ReleaseAsync(leased, demand, preindexed, s =>
                 {
                     s.Status = SessionStatus.ReauthRequired;
                     s.StatusChangedAt = now;
                     s.RefreshToken = null;
                     s.AccessToken = null;
+                    s.LastError = result.Error;
                 });
-                return new RefreshOutcome(RefreshStatus.ReauthRequired, dead);
+                return new RefreshOutcome(RefreshStatus.ReauthRequired, dead, Error: result.Error);
 
             case TokenFailureKind.InvalidClient or TokenFailureKind.Rejected:
                 var rejected = await ReleaseAsync(leased, demand, preindexed, s => RecordFailure(s, result.Error, now));
                 return new RefreshOutcome(RefreshStatus.ProviderError, rejected, Error: result.Error);
+
+            case TokenFailureKind.OutcomeUnknown:
+                // The request was sent and its answer lost (time-out, dropped connection, unreadable 200): a provider
+                // that rotates may have spent the stored refresh token, and its successor is lost with the answer.
+                // Nothing better is known, so the row keeps the token it had and the next attempt sends it again:
+                // it works where the provider did not process the request or does not rotate, and answers
+                // invalid_grant (reauth_required) where the grant was rotated.
+                Log.RefreshOutcomeUnknown(logger, key, leased.Provider, result.Error ?? "");
+                metrics.RefreshOutcomeUnknown(leased.Provider, result.Error ?? "unknown");
+                var unknown = await ReleaseAsync(leased, demand, preindexed, s => RecordFailure(s, OutcomeUnknownPrefix + result.Error, now));
+                return new RefreshOutcome(RefreshStatus.Unavailable, unknown, RetryAfter: result.RetryAfter, Error: result.Error);
 
             default:
                 var failed = await ReleaseAsync(leased, demand, preindexed, s => RecordFailure(s, result.Error, now));
@@ -263,14 +301,72 @@ internal sealed class RefreshCoordinator(
             updated.LastUsedAt = now;
         }
 
-        var write = await SaveRotatedAsync(key, leased, updated, demand.LeavesPreviousIndexRow, preindexed);
+        // The write goes on until it lands or the lease runs out, whoever still waits for it; the callers wait a
+        // moment only, then hear "try again shortly" while the lease keeps every other refresh of this session away.
+        var persisting = PersistRotatedAsync(key, leased, updated, tokens, oldRefreshToken, demand.LeavesPreviousIndexRow, preindexed);
+        try
+        {
+            return await persisting.WaitAsync(RotatedWriteCallerWait, time);
+        }
+        catch (TimeoutException)
+        {
+            Log.RotatedTokenWritePending(logger, key);
+            return StorageUnavailable(leased);
+        }
+    }
+
+    /// <summary>
+    /// The write that must not be lost: the provider has already rotated the refresh token. A storage outage is waited
+    /// out (the new token kept in memory, the write retried with the lease's ETag) for as long as the lease keeps other
+    /// refreshes away; only an outage longer than the lease loses it, and that is logged and counted.
+    /// Never throws: nobody may be left to observe it.
+    /// </summary>
+    private async Task<RefreshOutcome> PersistRotatedAsync(SessionKey key, SessionEntity leased, SessionEntity updated, TokenSet tokens, string oldRefreshToken, bool leavePreviousIndexRow, DueIndexEntry? preindexed)
+    {
+        var delay = FirstRotatedWriteRetryDelay;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var outcome = await SaveRotatedOnceAsync(key, leased, updated, tokens, oldRefreshToken, leavePreviousIndexRow, preindexed);
+                if (attempt > 1)
+                {
+                    metrics.RotatedTokenWrite("stored");
+                }
+
+                return outcome;
+            }
+            catch (StorageUnavailableException ex) when (time.GetUtcNow() + delay < leased.LeaseExpiresAt)
+            {
+                Log.RotatedTokenWriteRetried(logger, key, attempt, ex.Failure);
+                metrics.RotatedTokenWrite("retried");
+                await Task.Delay(Jitter(delay), time);
+                delay = delay * 2 > MaxRotatedWriteRetryDelay ? MaxRotatedWriteRetryDelay : delay * 2;
+            }
+            catch (Exception ex)
+            {
+                // The lease is running out (or something unforeseen broke): the next refresh of this session will
+                // send the spent token, and a provider that detects reuse will end the grant.
+                Log.RotatedTokenLost(logger, key, attempt, ex.GetType().Name);
+                metrics.RotatedTokenWrite("lost");
+                return StorageUnavailable(leased);
+            }
+        }
+    }
+
+    private async Task<RefreshOutcome> SaveRotatedOnceAsync(SessionKey key, SessionEntity leased, SessionEntity updated, TokenSet tokens, string oldRefreshToken, bool leavePreviousIndexRow, DueIndexEntry? preindexed)
+    {
+        // On success SaveAsync leaves the due time and the new ETag on `updated`; a failed attempt changes neither.
+        var write = await SaveAsync(leased, updated, leavePreviousIndexRow, preindexed);
+        var stored = updated;
         if (write == UpdateResult.Conflict)
         {
-            // The SDK may have retried a write that had landed: the row then holds exactly our ciphertext.
+            // The SDK may have retried a write that had landed (or an earlier attempt of ours did, its answer lost):
+            // the row then holds exactly our ciphertext.
             var current = await store.GetAsync(key, CancellationToken.None);
-            if (current?.RefreshToken is { } stored && stored.AsSpan().SequenceEqual(updated.RefreshToken))
+            if (current?.RefreshToken is { } ciphertext && ciphertext.AsSpan().SequenceEqual(updated.RefreshToken))
             {
-                updated = current;
+                stored = current;
             }
             else
             {
@@ -285,28 +381,24 @@ internal sealed class RefreshCoordinator(
         }
 
         Log.Refreshed(logger, key, leased.Provider, tokens.RefreshToken is not null);
-        return new RefreshOutcome(RefreshStatus.Refreshed, updated, tokens.AccessToken, IdToken: tokens.IdToken);
+        return new RefreshOutcome(RefreshStatus.Refreshed, stored, tokens.AccessToken, IdToken: tokens.IdToken);
     }
 
-    /// <summary>
-    /// The write that must not be lost: the provider has already rotated the refresh token. Storage hiccups are retried
-    /// while the lease still protects the row; only if storage stays down for the whole lease is the token lost.
-    /// </summary>
-    private async Task<UpdateResult> SaveRotatedAsync(SessionKey key, SessionEntity leased, SessionEntity updated, bool leavePreviousIndexRow, DueIndexEntry? preindexed)
+    /// <summary>FunctionsAuth's own storage or Key Vault failed the refresh: the caller may retry shortly.</summary>
+    private static RefreshOutcome StorageUnavailable(SessionEntity leased) =>
+        new(RefreshStatus.TemporarilyUnavailable, leased, RetryAfter: StorageRetryAfter, Error: "temporarily_unavailable");
+
+    private static TimeSpan Jitter(TimeSpan delay) => delay * (0.75 + (Random.Shared.NextDouble() / 2));
+
+    private async Task TryReleaseUnchangedAsync(SessionEntity leased, RefreshDemand demand, DueIndexEntry? preindexed)
     {
-        var delay = TimeSpan.FromMilliseconds(500);
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            try
-            {
-                return await SaveAsync(leased, updated, leavePreviousIndexRow, preindexed);
-            }
-            catch (RequestFailedException ex) when (ex.Status is 0 or >= 500 && time.GetUtcNow() + delay < leased.LeaseExpiresAt)
-            {
-                Log.RotatedTokenWriteRetried(logger, key, attempt, ex.Status);
-                await Task.Delay(delay);
-                delay *= 2;
-            }
+            await ReleaseAsync(leased, demand, preindexed, static _ => { });
+        }
+        catch (StorageUnavailableException)
+        {
+            // The lease expires by itself; the refresh token was not sent, so nothing is at stake.
         }
     }
 

@@ -22,6 +22,9 @@ internal enum RefreshStatus
 
     /// <summary>The provider refused the request for a configuration reason (invalid_client, invalid_scope...).</summary>
     ProviderError,
+
+    /// <summary>FunctionsAuth's own storage did not answer; nothing was lost (a rotated token is still being written under the lease).</summary>
+    TemporarilyUnavailable,
 }
 
 /// <summary>
@@ -59,16 +62,18 @@ internal abstract record RefreshDemand(bool RecordActivity, bool LeavesPreviousI
 /// <summary>An access token valid for at least <see cref="MinTtl"/>.</summary>
 internal sealed record AccessTokenDemand(TimeSpan MinTtl, bool RecordActivity) : RefreshDemand(RecordActivity)
 {
-    /// <summary>A token this young is as fresh as a refresh could make it: never refresh it again for min_ttl.</summary>
-    public static readonly TimeSpan FreshnessGrace = TimeSpan.FromSeconds(30);
+    /// <summary>Validity a fresh token must have beyond <see cref="MinTtl"/> for a refresh to count as meeting it (at most a twentieth of its lifetime).</summary>
+    public static readonly TimeSpan MinUsefulValidity = TimeSpan.FromMinutes(1);
 
     /// <summary>
-    /// True when the stored token is valid for at least <see cref="MinTtl"/>, or when a refresh could not do
-    /// better (the token's whole lifetime is shorter than min_ttl and it was issued moments ago): no refresh loop.
+    /// True when the stored token is valid for at least <see cref="MinTtl"/>. When even a fresh token cannot give that
+    /// (its lifetime, known from the last refresh, is not <see cref="MinTtl"/> plus a useful margin), a refresh would not
+    /// satisfy the caller either: the token is then served until half its lifetime has passed, so such a caller costs
+    /// one provider call per half lifetime and gets the longest-lived token the provider issues, never a refresh per call.
     /// </summary>
     public override bool IsSatisfiedBy(SessionEntity session, DateTimeOffset now)
     {
-        if (session.AccessToken is null || session.AccessTokenExpiresAt is not { } expiresAt)
+        if (session.AccessToken is null || session.AccessTokenExpiresAt is not { } expiresAt || expiresAt <= now)
         {
             return false;
         }
@@ -78,7 +83,17 @@ internal sealed record AccessTokenDemand(TimeSpan MinTtl, bool RecordActivity) :
             return true;
         }
 
-        return session.AccessTokenIssuedAt is { } issuedAt && now - issuedAt < FreshnessGrace && expiresAt > now;
+        if (session.AccessTokenIssuedAt is not { } issuedAt || expiresAt <= issuedAt)
+        {
+            // A handed-over token of unknown age: a refresh tells what the provider's tokens live.
+            return false;
+        }
+
+        var lifetime = expiresAt - issuedAt;
+
+        var margin = lifetime / 20 < MinUsefulValidity ? lifetime / 20 : MinUsefulValidity;
+        var refreshCanSatisfy = lifetime - margin >= MinTtl;
+        return !refreshCanSatisfy && now - issuedAt < lifetime / 2;
     }
 }
 

@@ -107,10 +107,11 @@ internal sealed class SessionService(
 
         // The row just read starts the flight (its ETag guards the lease claim): no second read.
         var outcome = await coordinator.EnsureCurrentAsync(key, demand, cancellationToken, lastRead: session);
-        if (outcome is { Status: RefreshStatus.Unavailable or RefreshStatus.ProviderError, Session: { AccessToken: not null } stale }
+        if (outcome is { Status: RefreshStatus.Unavailable or RefreshStatus.ProviderError or RefreshStatus.TemporarilyUnavailable, Session: { AccessToken: not null } stale }
             && stale.AccessTokenExpiresAt > time.GetUtcNow())
         {
-            // The provider is down but the stored token still works: serve it (refreshed: false) rather than fail.
+            // The provider (or our storage, while a rotated token's write is retried) is down but the stored token
+            // still works: serve it (refreshed: false) rather than fail.
             Log.ServingStoredToken(logger, key, outcome.Error ?? "");
             return await coordinator.CurrentAsync(stale);
         }

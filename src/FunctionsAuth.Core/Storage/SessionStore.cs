@@ -46,8 +46,15 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
 
     public async Task<SessionEntity?> GetAsync(SessionKey key, CancellationToken cancellationToken)
     {
-        var response = await sessions.GetEntityIfExistsAsync<SessionEntity>(key.Value, key.Value, cancellationToken: cancellationToken);
-        return response.HasValue ? response.Value : null;
+        try
+        {
+            var response = await sessions.GetEntityIfExistsAsync<SessionEntity>(key.Value, key.Value, cancellationToken: cancellationToken);
+            return response.HasValue ? response.Value : null;
+        }
+        catch (Exception ex) when (IsOutage(ex, cancellationToken))
+        {
+            throw Outage(ex);
+        }
     }
 
     /// <summary>Adds a new session; false when the key exists already (409).</summary>
@@ -68,6 +75,10 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         {
             return false;
         }
+        catch (Exception ex) when (IsOutage(ex, cancellationToken))
+        {
+            throw Outage(ex);
+        }
     }
 
     /// <summary>Replaces the row if it still has <paramref name="entity"/>'s ETag; on success the entity carries the new one.</summary>
@@ -87,6 +98,10 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         catch (RequestFailedException ex) when (IsLostRace(ex))
         {
             return Translate(ex);
+        }
+        catch (Exception ex) when (IsOutage(ex, cancellationToken))
+        {
+            throw Outage(ex);
         }
     }
 
@@ -123,7 +138,7 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
             {
                 await TryRemoveStaleIndexRowAsync(extra, cancellationToken);
             }
-            catch (Exception ex) when (IsStorageFailure(ex))
+            catch (StorageUnavailableException)
             {
                 // The session row is written: a failed clean-up leaves a stale index row, which the sweeper drops.
             }
@@ -144,7 +159,7 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
             var response = await dueIndex.UpsertEntityAsync(new DueIndexEntity { PartitionKey = bucket, RowKey = key.Value }, TableUpdateMode.Replace, cancellationToken);
             return response.Headers.ETag is { } etag ? new DueIndexEntry(bucket, key, etag) : null;
         }
-        catch (Exception ex) when (IsStorageFailure(ex))
+        catch (Exception ex) when (IsOutage(ex, cancellationToken))
         {
             // Runs beside a provider call: failing here must not fail the refresh whose token is being spent.
             return null;
@@ -162,12 +177,23 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         {
             return Translate(ex);
         }
+        catch (Exception ex) when (IsOutage(ex, cancellationToken))
+        {
+            throw Outage(ex);
+        }
     }
 
     /// <summary>Puts the session into the due index at <paramref name="dueAt"/>. Index rows hold no secret; an upsert is safe.</summary>
     public async Task AddToIndexAsync(SessionKey key, DateTimeOffset dueAt, CancellationToken cancellationToken)
     {
-        await dueIndex.UpsertEntityAsync(new DueIndexEntity { PartitionKey = Bucket(dueAt), RowKey = key.Value }, TableUpdateMode.Replace, cancellationToken);
+        try
+        {
+            await dueIndex.UpsertEntityAsync(new DueIndexEntity { PartitionKey = Bucket(dueAt), RowKey = key.Value }, TableUpdateMode.Replace, cancellationToken);
+        }
+        catch (Exception ex) when (IsOutage(ex, cancellationToken))
+        {
+            throw Outage(ex);
+        }
     }
 
     public async Task RemoveFromIndexAsync(SessionKey key, DateTimeOffset dueAt, CancellationToken cancellationToken)
@@ -183,6 +209,10 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         }
         catch (RequestFailedException ex) when (ex.Status == (int)HttpStatusCode.NotFound)
         {
+        }
+        catch (Exception ex) when (IsOutage(ex, cancellationToken))
+        {
+            throw Outage(ex);
         }
     }
 
@@ -205,6 +235,10 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         catch (RequestFailedException ex) when (IsLostRace(ex))
         {
             return false;
+        }
+        catch (Exception ex) when (IsOutage(ex, cancellationToken))
+        {
+            throw Outage(ex);
         }
     }
 
@@ -240,6 +274,10 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
 
                 remaining.RemoveAt(failed);
             }
+            catch (Exception ex) when (IsOutage(ex, cancellationToken))
+            {
+                throw Outage(ex);
+            }
         }
 
         // Many lost races in one batch: settle the rest one by one.
@@ -263,8 +301,25 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     {
         var filter = TableClient.CreateQueryFilter($"PartitionKey le {Bucket(upTo)}");
         var pages = dueIndex.QueryAsync<DueIndexEntity>(filter, maxPerPage: pageSize, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken).AsPages();
-        await foreach (var page in pages)
+        await using var enumerator = pages.GetAsyncEnumerator(cancellationToken);
+        while (true)
         {
+            // A yield cannot stand inside a try with a catch, so the page fetch is guarded on its own.
+            Page<DueIndexEntity> page;
+            try
+            {
+                if (!await enumerator.MoveNextAsync())
+                {
+                    yield break;
+                }
+
+                page = enumerator.Current;
+            }
+            catch (Exception ex) when (IsOutage(ex, cancellationToken))
+            {
+                throw Outage(ex);
+            }
+
             foreach (var row in page.Values)
             {
                 yield return new DueIndexEntry(row.PartitionKey, new SessionKey(row.RowKey), row.ETag);
@@ -275,15 +330,48 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     /// <summary>Reads nothing but proves the table answers with the configured identity.</summary>
     public async Task CheckAsync(CancellationToken cancellationToken)
     {
-        await sessions.GetEntityIfExistsAsync<SessionEntity>("health", "health", select: ["PartitionKey"], cancellationToken: cancellationToken);
+        try
+        {
+            await sessions.GetEntityIfExistsAsync<SessionEntity>("health", "health", select: ["PartitionKey"], cancellationToken: cancellationToken);
+        }
+        catch (Exception ex) when (IsOutage(ex, cancellationToken))
+        {
+            throw Outage(ex);
+        }
     }
 
     private static string? BucketOrNull(DateTimeOffset? dueAt) => dueAt is { } value ? Bucket(value) : null;
 
     public static string Bucket(DateTimeOffset dueAt) => dueAt.UtcDateTime.ToString(BucketFormat, CultureInfo.InvariantCulture);
 
-    /// <summary>An error answer, or the SDK giving up after its retries (it throws an AggregateException then).</summary>
-    private static bool IsStorageFailure(Exception ex) => ex is RequestFailedException or AggregateException;
+    /// <summary>
+    /// Storage did not answer usefully: no connection, a time-out, 5xx, throttling, or a 403 (the identity lost its role).
+    /// The SDK throws an <see cref="AggregateException"/> when its own retries are exhausted. A caller's cancellation is
+    /// not an outage. Other 4xx answers are bugs of ours and stay exceptions.
+    /// </summary>
+    private static bool IsOutage(Exception ex, CancellationToken cancellationToken) => ex switch
+    {
+        RequestFailedException r => r.Status is 0 or (int)HttpStatusCode.Forbidden or (int)HttpStatusCode.RequestTimeout or (int)HttpStatusCode.TooManyRequests or >= 500,
+        AggregateException => true,
+        HttpRequestException or IOException => true,
+        OperationCanceledException => !cancellationToken.IsCancellationRequested,
+        _ => false,
+    };
+
+    private static StorageUnavailableException Outage(Exception ex)
+    {
+        var first = ex is AggregateException aggregate ? aggregate.Flatten().InnerExceptions.LastOrDefault() ?? ex : ex;
+        var failure = first switch
+        {
+            RequestFailedException { Status: 0 } => "connection_failed",
+            RequestFailedException r => "http_" + r.Status.ToString(CultureInfo.InvariantCulture),
+            OperationCanceledException => "timeout",
+            _ => "connection_failed",
+        };
+
+        // The SDK's message can quote the request URI and entity keys (hashes, not secrets); the inner exception keeps it for debugging.
+        return new StorageUnavailableException(failure, ex);
+    }
 
     private static bool IsLostRace(RequestFailedException ex) =>
         ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.NotFound;

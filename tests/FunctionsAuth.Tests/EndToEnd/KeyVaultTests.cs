@@ -53,6 +53,23 @@ public sealed class KeyVaultTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Refresh_KeyVaultUnreachable_503TemporarilyUnavailableNothingSentAndTheSessionKept()
+    {
+        var created = await host.HandOverAsync(TestEnvironment.ScriptedProvider, "refresh-1", "access-1", environment.Clock.GetUtcNow().AddMinutes(5));
+        vault.FailWith = System.Net.HttpStatusCode.ServiceUnavailable;
+        environment.Clock.Advance(TimeSpan.FromHours(1));
+
+        using var response = await host.RefreshAsync(created.Session);
+
+        await Expect.ErrorAsync(response, System.Net.HttpStatusCode.ServiceUnavailable, "temporarily_unavailable");
+        Assert.NotNull(response.Headers.RetryAfter?.Delta);
+        Assert.Equal(0, provider.TokenRequests);
+        vault.FailWith = null;
+        Assert.True((await Expect.TokenAsync(await host.RefreshAsync(created.Session))).Refreshed);
+        Assert.Equal(["refresh-1"], provider.PresentedRefreshTokens);
+    }
+
+    [Fact]
     public async Task Health_KeyVaultUnreachable_503()
     {
         Assert.Equal(System.Net.HttpStatusCode.OK, (await new HttpClient { BaseAddress = host.Address }.GetAsync("api/health")).StatusCode);

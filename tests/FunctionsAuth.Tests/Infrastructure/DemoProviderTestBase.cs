@@ -21,9 +21,12 @@ public abstract class DemoProviderTestBase : IAsyncLifetime
     public virtual async Task InitializeAsync()
     {
         Server = await DemoOAuthServer.StartAsync(new DemoOAuthServerOptions { Clients = [TestEnvironment.DemoClient], AccessTokenLifetime = Lifetime });
-        Environment = (await TestEnvironment.CreateAsync()).WithDemoProvider(Server);
+        Environment = (await CreateEnvironmentAsync()).WithDemoProvider(Server);
         Host = await Environment.StartHostAsync();
     }
+
+    /// <summary>Where the host's storage is: Azurite, directly unless a test class puts something in between.</summary>
+    protected virtual Task<TestEnvironment> CreateEnvironmentAsync() => TestEnvironment.CreateAsync();
 
     /// <summary>Also checks, after every test, the invariant all of them share: no refresh token was ever sent twice.</summary>
     public virtual async Task DisposeAsync()

@@ -54,6 +54,13 @@ public sealed class TestEnvironment
 
     public static async Task<TestEnvironment> CreateAsync() => new(await Azurite.GetConnectionStringAsync());
 
+    /// <summary>Hosts reach storage through <paramref name="proxy"/>, which the test can cut; the test's own table reads go direct.</summary>
+    public static async Task<(TestEnvironment Environment, TcpProxy Proxy)> CreateBehindProxyAsync()
+    {
+        var (proxy, proxied) = TcpProxy.InFrontOf(await Azurite.GetConnectionStringAsync());
+        return (new TestEnvironment(proxied), proxy);
+    }
+
     public TestEnvironment WithDemoProvider(DemoOAuthServer server)
     {
         Settings[$"FunctionsAuth:Providers:{DemoProvider}:Kind"] = "Oidc";

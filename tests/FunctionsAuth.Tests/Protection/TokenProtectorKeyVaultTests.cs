@@ -128,14 +128,14 @@ public sealed class TokenProtectorKeyVaultTests
         host.Time.Advance(CacheDuration);
         var duringOutage = protector.ProtectAsync(TestKeys.RefreshToken, TestKeys.Purpose, CancellationToken.None);
         await SecretsTestHost.WaitUntilAsync(() => host.Logs.GetSnapshot().Any(r => r.Id.Id == 1101));
-        var healthDuringOutage = await Assert.ThrowsAsync<RequestFailedException>(() => protector.CheckAsync(CancellationToken.None).AsTask());
+        var healthDuringOutage = await Assert.ThrowsAsync<SecretsUnavailableException>(() => protector.CheckAsync(CancellationToken.None).AsTask());
         var stillWorking = await protector.ProtectAsync(TestKeys.RefreshToken, TestKeys.Purpose, CancellationToken.None);
         _vault.FailWith = null;
         await protector.CheckAsync(CancellationToken.None);
 
         Assert.True(duringOutage.IsCompletedSuccessfully);
         Assert.Equal(TestKeys.IdOf(TestKeys.New), TokenProtector.ReadKeyId(stillWorking));
-        Assert.Equal(503, healthDuringOutage.Status);
+        Assert.Equal("http_503", healthDuringOutage.Failure);
         Assert.True(protector.CheckAsync(CancellationToken.None).IsCompletedSuccessfully);
     }
 
@@ -147,8 +147,8 @@ public sealed class TokenProtectorKeyVaultTests
         using var host = SecretsTestHost.Create([], _vault);
         var protector = host.Get<TokenProtector>();
 
-        await Assert.ThrowsAsync<RequestFailedException>(() => protector.CheckAsync(CancellationToken.None).AsTask());
-        await Assert.ThrowsAsync<RequestFailedException>(() => protector.ProtectAsync(TestKeys.RefreshToken, TestKeys.Purpose, CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<SecretsUnavailableException>(() => protector.CheckAsync(CancellationToken.None).AsTask());
+        await Assert.ThrowsAsync<SecretsUnavailableException>(() => protector.ProtectAsync(TestKeys.RefreshToken, TestKeys.Purpose, CancellationToken.None).AsTask());
         _vault.FailWith = null;
 
         Assert.NotEmpty(await protector.ProtectAsync(TestKeys.RefreshToken, TestKeys.Purpose, CancellationToken.None));

@@ -126,12 +126,13 @@ public sealed class KeyVaultSecretSourceTests
         var source = CreateSource();
         _vault.FailWith = HttpStatusCode.ServiceUnavailable;
 
-        var failure = await Assert.ThrowsAsync<RequestFailedException>(
+        var failure = await Assert.ThrowsAsync<SecretsUnavailableException>(
             () => source.GetSecretAsync(ClientSecretName, refresh: false, CancellationToken.None).AsTask());
         _vault.FailWith = null;
         var value = await source.GetSecretAsync(ClientSecretName, refresh: false, CancellationToken.None);
 
-        Assert.Equal(503, failure.Status);
+        Assert.Equal("http_503", failure.Failure);
+        Assert.Equal(503, Assert.IsType<RequestFailedException>(failure.InnerException).Status);
         Assert.Equal("client-secret", value);
     }
 
@@ -215,7 +216,7 @@ public sealed class KeyVaultSecretSourceTests
         var notFound = await Assert.ThrowsAsync<SecretNotFoundException>(
             () => source.GetSecretAsync("no-such-secret", refresh: false, CancellationToken.None).AsTask());
         _vault.FailWith = HttpStatusCode.ServiceUnavailable;
-        var outage = await Assert.ThrowsAsync<RequestFailedException>(
+        var outage = await Assert.ThrowsAsync<SecretsUnavailableException>(
             () => source.GetSecretAsync(ClientSecretName, refresh: true, CancellationToken.None).AsTask());
 
         var ourLogs = _logs.GetSnapshot().Select(r => r.Message + r.Exception).ToList();

@@ -1,0 +1,286 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace FunctionsAuth.Tests.Infrastructure;
+
+/// <summary>
+/// A loopback TCP proxy in front of Azurite that a test cuts and restores: cut, it resets every open connection and
+/// refuses new ones (what storage does to a client when its network goes away); restored, it listens on the same port
+/// again. Killing Azurite instead would lose writes it had acknowledged (ENVIRONMENT-NOTES.md), and a fault test must
+/// only lose what the code under test loses.
+/// It can also cut at one chosen request: it reads the request line of each HTTP request the client sends (the Azure
+/// SDK writes a request's headers in one piece) and cuts before or just after forwarding the first one that matches.
+/// </summary>
+public sealed class TcpProxy : IAsyncDisposable
+{
+    private readonly IPEndPoint target;
+    private readonly ConcurrentDictionary<int, (Socket Client, Socket Server)> connections = new();
+    private readonly Lock gate = new();
+    private TcpListener? listener;
+    private Trigger? trigger;
+    private int nextConnection;
+
+    private TcpProxy(IPEndPoint target, int port)
+    {
+        this.target = target;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public bool IsCut { get; private set; }
+
+    /// <summary>Request lines seen so far (method and path), oldest first.</summary>
+    public ConcurrentQueue<string> Requests { get; } = new();
+
+    public static TcpProxy Start(int targetPort)
+    {
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var proxy = new TcpProxy(new IPEndPoint(IPAddress.Loopback, targetPort), port);
+        proxy.Listen();
+        return proxy;
+    }
+
+    /// <summary>Starts a proxy in front of the table endpoint of <paramref name="connectionString"/> and rewrites it to go through the proxy.</summary>
+    public static (TcpProxy Proxy, string ConnectionString) InFrontOf(string connectionString)
+    {
+        var endpoint = connectionString.Split(';').Single(part => part.StartsWith("TableEndpoint=", StringComparison.Ordinal))["TableEndpoint=".Length..];
+        var port = new Uri(endpoint).Port;
+        var proxy = Start(port);
+        return (proxy, connectionString.Replace($"127.0.0.1:{port}/", $"127.0.0.1:{proxy.Port}/", StringComparison.Ordinal));
+    }
+
+    /// <summary>Resets every open connection and refuses new ones until <see cref="Restore"/>.</summary>
+    public void Cut()
+    {
+        lock (gate)
+        {
+            IsCut = true;
+            listener?.Stop();
+            listener = null;
+        }
+
+        foreach (var id in connections.Keys)
+        {
+            if (connections.TryRemove(id, out var pair))
+            {
+                Reset(pair.Client);
+                Reset(pair.Server);
+            }
+        }
+    }
+
+    public void Restore()
+    {
+        lock (gate)
+        {
+            if (!IsCut)
+            {
+                return;
+            }
+
+            IsCut = false;
+            Listen();
+        }
+    }
+
+    /// <summary>Cuts for <paramref name="duration"/> when a request whose request line contains <paramref name="match"/> is sent.</summary>
+    /// <param name="occurrence">Which matching request, counted from now (1: the next one).</param>
+    /// <param name="afterForwarding">Forward the request first (storage applies it, its answer is lost), or cut before it reaches storage.</param>
+    /// <returns>Completes when the cut has happened.</returns>
+    public Task CutOnRequest(string match, TimeSpan duration, int occurrence = 1, bool afterForwarding = false)
+    {
+        var armed = new Trigger(match, occurrence, duration, afterForwarding);
+        Volatile.Write(ref trigger, armed);
+        return armed.Fired.Task;
+    }
+
+    /// <summary>Cuts now and restores after <paramref name="duration"/>.</summary>
+    public Task CutFor(TimeSpan duration)
+    {
+        Cut();
+        return Task.Delay(duration).ContinueWith(_ => Restore(), TaskScheduler.Default);
+    }
+
+    private void Listen()
+    {
+        var socket = new TcpListener(IPAddress.Loopback, Port);
+        socket.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        socket.Start();
+        listener = socket;
+        _ = AcceptLoopAsync(socket);
+    }
+
+    private async Task AcceptLoopAsync(TcpListener socket)
+    {
+        while (true)
+        {
+            Socket client;
+            try
+            {
+                client = await socket.AcceptSocketAsync();
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            _ = HandleAsync(client);
+        }
+    }
+
+    private async Task HandleAsync(Socket client)
+    {
+        var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await server.ConnectAsync(target);
+        }
+        catch (SocketException)
+        {
+            Reset(client);
+            server.Dispose();
+            return;
+        }
+
+        var id = Interlocked.Increment(ref nextConnection);
+        connections[id] = (client, server);
+        if (IsCut)
+        {
+            Cut();
+            return;
+        }
+
+        await Task.WhenAll(PumpRequestsAsync(client, server), PumpAsync(server, client));
+        connections.TryRemove(id, out _);
+        client.Dispose();
+        server.Dispose();
+    }
+
+    private async Task PumpRequestsAsync(Socket from, Socket to)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (true)
+            {
+                var read = await from.ReceiveAsync(buffer, SocketFlags.None);
+                if (read == 0)
+                {
+                    to.Shutdown(SocketShutdown.Send);
+                    return;
+                }
+
+                var fire = Inspect(buffer.AsSpan(0, read));
+                if (fire is { AfterForwarding: false })
+                {
+                    FireAsync(fire);
+                    return;
+                }
+
+                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
+                if (fire is not null)
+                {
+                    // Give storage the request before the answer's way back is cut.
+                    await Task.Delay(50);
+                    FireAsync(fire);
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private static async Task PumpAsync(Socket from, Socket to)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (true)
+            {
+                var read = await from.ReceiveAsync(buffer, SocketFlags.None);
+                if (read == 0)
+                {
+                    to.Shutdown(SocketShutdown.Send);
+                    return;
+                }
+
+                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private Trigger? Inspect(ReadOnlySpan<byte> chunk)
+    {
+        var end = chunk.IndexOf("\r\n"u8);
+        if (end <= 0)
+        {
+            return null;
+        }
+
+        var line = Encoding.ASCII.GetString(chunk[..Math.Min(end, 512)]);
+        if (!line.EndsWith("HTTP/1.1", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        Requests.Enqueue(line);
+        var armed = Volatile.Read(ref trigger);
+        if (armed is null || !line.Contains(armed.Match, StringComparison.Ordinal) || Interlocked.Decrement(ref armed.Remaining) != 0)
+        {
+            return null;
+        }
+
+        Interlocked.CompareExchange(ref trigger, null, armed);
+        return armed;
+    }
+
+    private void FireAsync(Trigger fired)
+    {
+        Cut();
+        fired.Fired.TrySetResult();
+        _ = Task.Delay(fired.Duration).ContinueWith(_ => Restore(), TaskScheduler.Default);
+    }
+
+    private static void Reset(Socket socket)
+    {
+        try
+        {
+            // Linger 0: close with RST, as a vanished network or a crashed peer looks to the client.
+            socket.LingerState = new LingerOption(true, 0);
+            socket.Close();
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Cut();
+        return ValueTask.CompletedTask;
+    }
+
+    private sealed class Trigger(string match, int occurrence, TimeSpan duration, bool afterForwarding)
+    {
+        public string Match { get; } = match;
+
+        public int Remaining = occurrence;
+
+        public TimeSpan Duration { get; } = duration;
+
+        public bool AfterForwarding { get; } = afterForwarding;
+
+        public TaskCompletionSource Fired { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
