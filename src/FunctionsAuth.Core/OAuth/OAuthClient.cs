@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Json;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
 using FunctionsAuth.Secrets;
@@ -44,11 +43,12 @@ internal sealed class OAuthClient(
                 : [new("grant_type", "refresh_token"), new("refresh_token", refreshToken)],
             cancellationToken);
 
-    public Task<TokenResult> RedeemCodeAsync(string provider, string code, string codeVerifier, Uri redirectUri, CancellationToken cancellationToken) =>
+    /// <param name="redirectUri">Sent exactly as received: RFC 6749 §4.1.3 (and Entra ID) compare it as a string.</param>
+    public Task<TokenResult> RedeemCodeAsync(string provider, string code, string codeVerifier, string redirectUri, CancellationToken cancellationToken) =>
         SendTokenRequestAsync(
             provider,
             "authorization_code",
-            _ => [new("grant_type", "authorization_code"), new("code", code), new("code_verifier", codeVerifier), new("redirect_uri", redirectUri.AbsoluteUri)],
+            _ => [new("grant_type", "authorization_code"), new("code", code), new("code_verifier", codeVerifier), new("redirect_uri", redirectUri)],
             cancellationToken);
 
     /// <summary>RFC 7009. False when the provider has no revocation endpoint or did not confirm; revocation is best effort.</summary>
@@ -187,10 +187,6 @@ internal sealed class OAuthClient(
         {
             result = TokenResult.Failed(TokenFailureKind.OutcomeUnknown, "timeout", DefaultRetryAfter);
         }
-        catch (JsonException)
-        {
-            result = TokenResult.Failed(TokenFailureKind.OutcomeUnknown, "invalid_response", DefaultRetryAfter);
-        }
 
         metrics.ProviderRequest(descriptor.Name, grantType, result.Succeeded ? "ok" : result.Error ?? "failed", Stopwatch.GetElapsedTime(started));
         if (!result.Succeeded)
@@ -214,34 +210,42 @@ internal sealed class OAuthClient(
             return TokenResult.Failed(TokenFailureKind.Unavailable, "server_error", RetryAfter(response) ?? DefaultRetryAfter);
         }
 
-        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-        var body = await JsonSerializer.DeserializeAsync(stream, OAuthJsonContext.Default.TokenResponse, cancellationToken);
+        var body = await TokenResponse.ReadAsync(response.Content, cancellationToken);
         if (response.IsSuccessStatusCode)
         {
-            if (body?.AccessToken is not { Length: > 0 } accessToken)
+            // A 200 carrying tokens is kept whatever else is odd about it: with rotation its refresh token is the only
+            // one that still works. An error in a 200 is an error; a 200 with neither is unreadable, its outcome unknown.
+            if (body?.AccessToken is { } accessToken)
             {
-                return TokenResult.Failed(TokenFailureKind.OutcomeUnknown, "invalid_response", DefaultRetryAfter);
+                return TokenResult.Success(new TokenSet(accessToken, body.TokenType ?? "Bearer", body.ExpiresIn, body.RefreshToken, body.Scope, body.IdToken));
             }
 
-            return TokenResult.Success(new TokenSet(
-                accessToken,
-                body.TokenType ?? "Bearer",
-                body.ExpiresIn is > 0 and < int.MaxValue ? TimeSpan.FromSeconds(body.ExpiresIn.Value) : null,
-                string.IsNullOrEmpty(body.RefreshToken) ? null : body.RefreshToken,
-                body.Scope,
-                body.IdToken));
+            return body?.Error is { } errorIn200 ? Rejection(response, errorIn200) : TokenResult.Failed(TokenFailureKind.OutcomeUnknown, "invalid_response", DefaultRetryAfter);
         }
 
-        return body?.Error switch
+        if (body?.Error is { } error)
         {
-            "invalid_grant" => TokenResult.Failed(TokenFailureKind.InvalidGrant, "invalid_grant"),
-            "invalid_client" or "unauthorized_client" when response.StatusCode == HttpStatusCode.Unauthorized || body.Error == "invalid_client"
-                => TokenResult.Failed(TokenFailureKind.InvalidClient, body.Error),
-            "temporarily_unavailable" => TokenResult.Failed(TokenFailureKind.Unavailable, "temporarily_unavailable", RetryAfter(response) ?? DefaultRetryAfter),
-            { Length: > 0 and <= 64 } error when IsErrorCode(error) => TokenResult.Failed(TokenFailureKind.Rejected, error),
-            _ => TokenResult.Failed(TokenFailureKind.Rejected, "http_" + status.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-        };
+            return Rejection(response, error);
+        }
+
+        // No OAuth error body (a gateway's HTML page, an empty 401): the provider refused the request all the same.
+        return response.StatusCode == HttpStatusCode.Unauthorized
+            ? TokenResult.Failed(TokenFailureKind.InvalidClient, "http_401")
+            : TokenResult.Failed(TokenFailureKind.Rejected, "http_" + status.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
+
+    private static TokenResult Rejection(HttpResponseMessage response, string error) => error switch
+    {
+        "invalid_grant" => TokenResult.Failed(TokenFailureKind.InvalidGrant, "invalid_grant"),
+
+        // Entra ID (and OpenID Connect Core §3.1.2.6) answer these on refresh when the user must act: MFA enrolment,
+        // Conditional Access, new consent. MSAL treats them as "sign in again", and so does the contract.
+        "interaction_required" or "consent_required" or "login_required" => TokenResult.Failed(TokenFailureKind.InvalidGrant, error),
+        "invalid_client" => TokenResult.Failed(TokenFailureKind.InvalidClient, error),
+        "unauthorized_client" when response.StatusCode == HttpStatusCode.Unauthorized => TokenResult.Failed(TokenFailureKind.InvalidClient, error),
+        "temporarily_unavailable" => TokenResult.Failed(TokenFailureKind.Unavailable, "temporarily_unavailable", RetryAfter(response) ?? DefaultRetryAfter),
+        _ => TokenResult.Failed(TokenFailureKind.Rejected, error),
+    };
 
     private HttpRequestMessage BuildRequest(ProviderDescriptor descriptor, Uri endpoint, string? secret, KeyValuePair<string, string>[] parameters)
     {
@@ -286,19 +290,6 @@ internal sealed class OAuthClient(
         }
 
         return null;
-    }
-
-    private static bool IsErrorCode(string error)
-    {
-        foreach (var c in error)
-        {
-            if (!(char.IsAsciiLetterLower(c) || c == '_'))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     private static bool IsTransportFailure(Exception ex, CancellationToken cancellationToken) =>

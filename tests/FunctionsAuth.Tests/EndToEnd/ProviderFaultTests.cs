@@ -1,5 +1,8 @@
 using System.Net;
+using FunctionsAuth.Sessions;
+using FunctionsAuth.Storage;
 using FunctionsAuth.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FunctionsAuth.Tests.EndToEnd;
 
@@ -143,8 +146,17 @@ public sealed class ProviderFaultTests : IAsyncLifetime
         provider.Then(ScriptedResponse.Tokens() with { Delay = TimeSpan.FromSeconds(3) });
 
         await Expect.ErrorAsync(await host.RefreshAsync(created.Session), HttpStatusCode.ServiceUnavailable, "provider_unavailable");
-
         Assert.Equal(1, provider.TokenRequests);
+
+        // The answer (and any rotated token in it) was lost: the row still holds the token that was sent, and the next
+        // attempt sends it again. A provider that had rotated it would answer invalid_grant (reauth_required) now.
+        var row = await RowAsync(created.Session);
+        Assert.StartsWith(RefreshCoordinator.OutcomeUnknownPrefix, row.LastError);
+        Assert.Null(row.LeaseId);
+        Assert.Contains(host.Logs.Lines, line => line.Contains("the outcome of the refresh at provider scripted is unknown (timeout)", StringComparison.Ordinal));
+        environment.Clock.Advance(TimeSpan.FromMinutes(2));
+        Assert.True((await Expect.TokenAsync(await host.RefreshAsync(created.Session))).Refreshed);
+        Assert.Equal(["handed-over-refresh", "handed-over-refresh"], provider.PresentedRefreshTokens);
     }
 
     [Fact]
@@ -178,6 +190,12 @@ public sealed class ProviderFaultTests : IAsyncLifetime
         await Expect.TokenAsync(await host.RefreshAsync(created.Session));
         Assert.Equal(2, provider.TokenRequests);
         Assert.Equal(2, provider.PresentedRefreshTokens.Distinct().Count());
+    }
+
+    private async Task<SessionEntity> RowAsync(string handle)
+    {
+        Assert.True(SessionHandle.TryGetKey(handle, out var key));
+        return (await host.Services.GetRequiredService<SessionStore>().GetAsync(key, default))!;
     }
 
     private Task<SessionCreated> HandOverAsync(TimeSpan expiresIn) =>

@@ -22,6 +22,7 @@ public sealed class ScriptedProvider : IAsyncDisposable
     private readonly WebApplication app;
     private readonly ConcurrentQueue<ScriptedResponse> script = new();
     private readonly ConcurrentQueue<string> presentedRefreshTokens = new();
+    private readonly ConcurrentQueue<string> presentedRedirectUris = new();
     private int tokenRequests;
     private int revocationRequests;
     private int issued;
@@ -42,6 +43,12 @@ public sealed class ScriptedProvider : IAsyncDisposable
     public int RevocationRequests => Volatile.Read(ref revocationRequests);
 
     public IReadOnlyCollection<string> PresentedRefreshTokens => presentedRefreshTokens;
+
+    /// <summary>The <c>redirect_uri</c> of every authorization-code redemption, exactly as sent.</summary>
+    public IReadOnlyCollection<string> PresentedRedirectUris => presentedRedirectUris;
+
+    /// <summary>Refresh tokens issued so far, newest last (each 200 with a rotated token adds one).</summary>
+    public ConcurrentQueue<string> IssuedRefreshTokens { get; } = new();
 
     /// <summary>When set, a request with another client secret gets 401 invalid_client, as after a secret rotation.</summary>
     public string? ExpectedClientSecret { get; set; }
@@ -82,6 +89,10 @@ public sealed class ScriptedProvider : IAsyncDisposable
         {
             presentedRefreshTokens.Enqueue(form["refresh_token"].ToString());
         }
+        else if (form["grant_type"] == "authorization_code")
+        {
+            presentedRedirectUris.Enqueue(form["redirect_uri"].ToString());
+        }
 
         var response = ExpectedClientSecret is { } expected && form["client_secret"] != expected
             ? ScriptedResponse.OAuthError("invalid_client", 401)
@@ -103,13 +114,28 @@ public sealed class ScriptedProvider : IAsyncDisposable
             context.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
+        var refreshToken = response.RotateRefreshToken ? $"scripted-refresh-{Guid.NewGuid():N}" : null;
+        var accessToken = $"scripted-access-{Interlocked.Increment(ref issued)}-{Guid.NewGuid():N}";
+        if (response.Status == 200 && refreshToken is not null && (response.Body is null || response.Body.Contains("{refresh_token}", StringComparison.Ordinal)))
+        {
+            IssuedRefreshTokens.Enqueue(refreshToken);
+        }
+
+        if (response.Body is { } raw)
+        {
+            // A body as a provider or a gateway in front of it wrote it; {access_token} and {refresh_token} are filled in.
+            context.Response.ContentType = response.ContentType;
+            await context.Response.WriteAsync(raw.Replace("{access_token}", accessToken, StringComparison.Ordinal).Replace("{refresh_token}", refreshToken ?? "", StringComparison.Ordinal));
+            return;
+        }
+
         object body = response.Status == 200
             ? new Dictionary<string, object?>
             {
-                ["access_token"] = $"scripted-access-{Interlocked.Increment(ref issued)}-{Guid.NewGuid():N}",
+                ["access_token"] = accessToken,
                 ["token_type"] = "Bearer",
                 ["expires_in"] = (long)AccessTokenLifetime.TotalSeconds,
-                ["refresh_token"] = response.RotateRefreshToken ? $"scripted-refresh-{Guid.NewGuid():N}" : null,
+                ["refresh_token"] = refreshToken,
                 ["scope"] = "openid api",
             }
             : new Dictionary<string, object?> { ["error"] = response.Error ?? "server_error" };
@@ -120,8 +146,11 @@ public sealed class ScriptedProvider : IAsyncDisposable
     public async ValueTask DisposeAsync() => await app.DisposeAsync();
 }
 
-public sealed record ScriptedResponse(int Status, string? Error = null, int? RetryAfterSeconds = null, TimeSpan Delay = default, bool Drop = false, bool RotateRefreshToken = true)
+public sealed record ScriptedResponse(int Status, string? Error = null, int? RetryAfterSeconds = null, TimeSpan Delay = default, bool Drop = false, bool RotateRefreshToken = true, string? Body = null, string ContentType = "application/json")
 {
+    /// <summary>A raw body; <c>{access_token}</c> and <c>{refresh_token}</c> in it become freshly issued tokens.</summary>
+    public static ScriptedResponse Raw(int status, string body, string contentType = "application/json") => new(status, Body: body, ContentType: contentType);
+
     public static ScriptedResponse Tokens(bool rotate = true) => new(200, RotateRefreshToken: rotate);
 
     public static ScriptedResponse ServerError(int status = 503, int? retryAfterSeconds = null) => new(status, "server_error", retryAfterSeconds);
