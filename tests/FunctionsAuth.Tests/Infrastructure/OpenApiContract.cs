@@ -47,8 +47,8 @@ public sealed partial class OpenApiContract
     /// <summary>A client for the local host at <paramref name="address"/> whose every answer is checked; no function key.</summary>
     public static HttpClient CreateClient(Uri address) => new(CreateHandler()) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(100) };
 
-    /// <summary>The handler that checks every answer against <see cref="Repository"/> (and fails the call when it does not match).</summary>
-    public static HttpMessageHandler CreateHandler() => new CheckingHandler(Repository) { InnerHandler = new SocketsHttpHandler() };
+    /// <summary>A handler that checks every answer against <paramref name="contract"/> (<see cref="Repository"/> by default) and fails the call that got one it does not allow.</summary>
+    public static HttpMessageHandler CreateHandler(OpenApiContract? contract = null) => new CheckingHandler(contract ?? Repository) { InnerHandler = new SocketsHttpHandler() };
 
     /// <summary>Every way <paramref name="response"/> to <paramref name="method"/> <paramref name="path"/> differs from the description; empty when it matches.</summary>
     public async Task<IReadOnlyList<string>> CheckAsync(HttpMethod method, string path, HttpResponseMessage response, CancellationToken cancellationToken = default)
@@ -241,7 +241,7 @@ public sealed partial class OpenApiContract
         return (results.Details ?? [])
             .Append(results)
             .Where(r => r.Errors is { Count: > 0 })
-            .SelectMany(r => r.Errors!.Select(e => $"at '{r.InstanceLocation}' ({e.Key} of {r.SchemaLocation}): {e.Value}"))
+            .SelectMany(r => r.Errors!.Select(e => $"at '{r.InstanceLocation}' ({(e.Key.Length > 0 ? e.Key : "false schema")} of {r.SchemaLocation}): {e.Value}"))
             .Distinct()
             .DefaultIfEmpty("does not match the schema")
             .ToList();
@@ -395,7 +395,7 @@ public sealed partial class OpenApiContract
             var message = new StringBuilder()
                 .Append(CultureInfo.InvariantCulture, $"{request.Method} {path} answered {(int)response.StatusCode}, which docs/openapi.yaml does not allow:")
                 .AppendJoin("", problems.Select(p => $"\n  - {p}"))
-                .Append(CultureInfo.InvariantCulture, $"\n  body: {(body.Length > 2000 ? body[..2000] + "..." : body)}")
+                .Append(CultureInfo.InvariantCulture, $"\n  body: {(body.Length > 1000 ? body[..1000] + "..." : body)}")
                 .ToString();
             response.Dispose();
             throw new OpenApiContractException(message);
