@@ -149,6 +149,19 @@ public sealed class OpenApiContractTests
         Assert.Contains(problems, p => p.Contains("subject", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("text/plain; charset=utf-8")]
+    [InlineData("application/json; charset=iso-8859-1")]
+    public async Task Check_BodyNotUtf8Json_Fails(string contentType)
+    {
+        using var response = Answer(200, TheToken);
+        response.Content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
+
+        var problems = await Contract.CheckAsync(HttpMethod.Post, "/api/auth/refresh", response);
+
+        Assert.Contains(problems, p => p.StartsWith("Content-Type", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Check_BodyThatIsNotJson_Fails()
     {

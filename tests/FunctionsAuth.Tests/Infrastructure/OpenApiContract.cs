@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -20,11 +19,11 @@ public sealed partial class OpenApiContract
     private static readonly Uri DocumentUri = new("https://functionsauth.test/docs/openapi.yaml");
     private static readonly Lazy<OpenApiContract> FromRepository = new(() => Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "openapi.yaml"))));
     private static readonly string[] Methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
-    private static int checkCount;
 
     private readonly JsonElement document;
     private readonly BuildOptions buildOptions;
-    private readonly ConcurrentDictionary<string, JsonSchema> schemas = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, JsonSchema> schemas = new(StringComparer.Ordinal);
+    private readonly Lock gate = new();
 
     private OpenApiContract(JsonElement document)
     {
@@ -201,6 +200,12 @@ public sealed partial class OpenApiContract
             return;
         }
 
+        // RFC 8259 §8.1: JSON is UTF-8; a charset parameter, when there is one, must say so.
+        if (response.Content.Headers.ContentType?.CharSet is { } charset && !string.Equals(charset, "utf-8", StringComparison.OrdinalIgnoreCase))
+        {
+            problems.Add($"Content-Type '{response.Content.Headers.ContentType}' names a charset other than utf-8");
+        }
+
         JsonElement instance;
         try
         {
@@ -223,28 +228,34 @@ public sealed partial class OpenApiContract
     }
 
     /// <summary>The errors of <paramref name="instance"/> against the schema at <paramref name="pointer"/> in the document.</summary>
-    private IEnumerable<string> Evaluate(string pointer, JsonElement instance)
+    private IReadOnlyList<string> Evaluate(string pointer, JsonElement instance)
     {
-        var schema = schemas.GetOrAdd(pointer, p =>
+        // JsonSchema.Net's registry is not thread-safe while schemas are built (json-everything issue #999), and
+        // tests run in parallel: one check at a time, which costs nothing next to an HTTP round trip.
+        lock (gate)
         {
-            // A schema that only refers into the registered document: its own $refs then resolve against the document.
-            var reference = JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["$ref"] = $"{DocumentUri}#{p}" });
-            return JsonSchema.Build(reference, buildOptions, new Uri($"https://functionsauth.test/checks/{Interlocked.Increment(ref checkCount)}"));
-        });
+            if (!schemas.TryGetValue(pointer, out var schema))
+            {
+                // A schema that only refers into the registered document: its own $refs then resolve against the document.
+                var reference = JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["$ref"] = $"{DocumentUri}#{pointer}" });
+                schema = JsonSchema.Build(reference, buildOptions, new Uri($"https://functionsauth.test/checks/{schemas.Count}"));
+                schemas.Add(pointer, schema);
+            }
 
-        var results = schema.Evaluate(instance, new EvaluationOptions { OutputFormat = OutputFormat.List });
-        if (results.IsValid)
-        {
-            return [];
+            var results = schema.Evaluate(instance, new EvaluationOptions { OutputFormat = OutputFormat.List });
+            if (results.IsValid)
+            {
+                return [];
+            }
+
+            return (results.Details ?? [])
+                .Append(results)
+                .Where(r => r.Errors is { Count: > 0 })
+                .SelectMany(r => r.Errors!.Select(e => $"at '{r.InstanceLocation}' ({(e.Key.Length > 0 ? e.Key : "false schema")} of {r.SchemaLocation}): {e.Value}"))
+                .Distinct()
+                .DefaultIfEmpty("does not match the schema")
+                .ToList();
         }
-
-        return (results.Details ?? [])
-            .Append(results)
-            .Where(r => r.Errors is { Count: > 0 })
-            .SelectMany(r => r.Errors!.Select(e => $"at '{r.InstanceLocation}' ({(e.Key.Length > 0 ? e.Key : "false schema")} of {r.SchemaLocation}): {e.Value}"))
-            .Distinct()
-            .DefaultIfEmpty("does not match the schema")
-            .ToList();
     }
 
     /// <summary>Follows an OpenAPI Reference Object (<c>$ref</c> to <c>#/...</c>) to what it names, with that place's pointer.</summary>
