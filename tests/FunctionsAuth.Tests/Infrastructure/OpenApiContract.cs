@@ -68,7 +68,8 @@ public sealed partial class OpenApiContract
             return problems;
         }
 
-        if (!pathItem.Element.TryGetProperty(method.Method.ToLowerInvariant(), out var operation))
+        // A Path Item's other members (summary, parameters, servers...) are not operations.
+        if (!Methods.Contains(method.Method.ToLowerInvariant()) || !pathItem.Element.TryGetProperty(method.Method.ToLowerInvariant(), out var operation))
         {
             // Outside the contract too: a route of the contract asked with a method it does not have.
             if (status != (int)HttpStatusCode.MethodNotAllowed)
