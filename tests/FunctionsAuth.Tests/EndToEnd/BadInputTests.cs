@@ -104,7 +104,7 @@ public sealed class BadInputTests : DemoProviderTestBase
     public async Task Post_MissingOrWrongFunctionKey_401AndNoRowChanged(string? key)
     {
         var before = await Environment.DumpTablesAsync();
-        using var client = new HttpClient { BaseAddress = Host.Address };
+        using var client = OpenApiContract.CreateClient(Host.Address);
         if (key is not null)
         {
             client.DefaultRequestHeaders.Add("x-functions-key", key);
@@ -123,7 +123,7 @@ public sealed class BadInputTests : DemoProviderTestBase
     [Fact]
     public async Task Post_FunctionKeyAsCodeQueryParameter_Accepted()
     {
-        using var client = new HttpClient { BaseAddress = Host.Address };
+        using var client = OpenApiContract.CreateClient(Host.Address);
 
         using var response = await client.PostAsync($"api/auth/refresh?code={TestEnvironment.FunctionKey}", new StringContent($$"""{"session":"{{session.Session}}"}""", Encoding.UTF8, "application/json"));
 
@@ -133,7 +133,7 @@ public sealed class BadInputTests : DemoProviderTestBase
     [Fact]
     public async Task Health_NeedsNoKey_200WhenStorageAndSecretsAnswer()
     {
-        using var client = new HttpClient { BaseAddress = Host.Address };
+        using var client = OpenApiContract.CreateClient(Host.Address);
 
         using var response = await client.GetAsync("api/health");
 
@@ -146,7 +146,7 @@ public sealed class BadInputTests : DemoProviderTestBase
     {
         await using var broken = await Environment.StartHostAsync(builder => builder.Configuration["FunctionsAuth:Storage:ConnectionString"] =
             "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:9/devstoreaccount1;");
-        using var client = new HttpClient { BaseAddress = broken.Address };
+        using var client = OpenApiContract.CreateClient(broken.Address);
 
         using var response = await client.GetAsync("api/health");
 

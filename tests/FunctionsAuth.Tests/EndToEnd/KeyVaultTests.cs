@@ -72,11 +72,11 @@ public sealed class KeyVaultTests : IAsyncLifetime
     [Fact]
     public async Task Health_KeyVaultUnreachable_503()
     {
-        Assert.Equal(System.Net.HttpStatusCode.OK, (await new HttpClient { BaseAddress = host.Address }.GetAsync("api/health")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await OpenApiContract.CreateClient(host.Address).GetAsync("api/health")).StatusCode);
         vault.FailWith = System.Net.HttpStatusCode.Forbidden;
         environment.Clock.Advance(TimeSpan.FromHours(1));
 
-        using var response = await new HttpClient { BaseAddress = host.Address }.GetAsync("api/health");
+        using var response = await OpenApiContract.CreateClient(host.Address).GetAsync("api/health");
 
         Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, response.StatusCode);
     }

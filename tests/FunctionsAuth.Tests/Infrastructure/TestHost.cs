@@ -132,13 +132,13 @@ public sealed class TestHost : IAsyncDisposable
         this.app = app;
         Address = address;
         Logs = logs;
-        Client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(100) };
+        Client = new HttpClient(OpenApiContract.CreateHandler()) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(100) };
         Client.DefaultRequestHeaders.Add("x-functions-key", TestEnvironment.FunctionKey);
     }
 
     public Uri Address { get; }
 
-    /// <summary>Sends the function key on every request.</summary>
+    /// <summary>Sends the function key on every request; every answer is checked against docs/openapi.yaml.</summary>
     public HttpClient Client { get; }
 
     public CapturingLoggerProvider Logs { get; }
