@@ -1,0 +1,43 @@
+using System.Collections.Immutable;
+using System.Text.Json.Nodes;
+using FunctionsAuth.Configuration;
+using Microsoft.Azure.Functions.Worker.Core.FunctionMetadata;
+using Microsoft.Extensions.Configuration;
+
+namespace FunctionsAuth.Functions;
+
+/// <summary>
+/// The Functions host resolves the sweeper's <c>%SweeperSchedule%</c> itself and refuses to index the timer when the
+/// app setting is unset. When it is unset, this hands the host the documented default instead (the schedule options
+/// validation checked), so an unset setting means the same thing here, in the local host and in the README.
+/// </summary>
+internal sealed class SweeperScheduleDefault(IConfiguration configuration) : IFunctionMetadataTransformer
+{
+    private const string SettingExpression = "%" + SweeperOptions.ScheduleSetting + "%";
+
+    public string Name => nameof(SweeperScheduleDefault);
+
+    public void Transform(IList<IFunctionMetadata> original)
+    {
+        if (configuration[SweeperOptions.ScheduleSetting] is { Length: > 0 })
+        {
+            // Set: leave the expression for the host to resolve, so a change of the setting needs no new build.
+            return;
+        }
+
+        foreach (var function in original)
+        {
+            var bindings = function.RawBindings;
+            for (var i = 0; bindings is not null && i < bindings.Count; i++)
+            {
+                if (JsonNode.Parse(bindings[i]) is JsonObject binding
+                    && string.Equals((string?)binding["type"], "timerTrigger", StringComparison.OrdinalIgnoreCase)
+                    && (string?)binding["schedule"] == SettingExpression)
+                {
+                    binding["schedule"] = SweeperOptions.DefaultSchedule;
+                    bindings[i] = binding.ToJsonString();
+                }
+            }
+        }
+    }
+}
