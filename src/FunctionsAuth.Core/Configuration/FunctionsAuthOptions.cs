@@ -47,7 +47,7 @@ public sealed class FunctionsAuthOptions
     public SweeperOptions Sweeper { get; set; } = new();
 
     /// <summary>OAuth providers by the name front ends send as <c>provider</c>.</summary>
-    /// <remarks>Validated by <see cref="FunctionsAuthOptionsValidator"/>, one provider at a time: the generator cannot enumerate a dictionary's values.</remarks>
+    /// <remarks>Validated one provider at a time by the cross-field validator: the options generator cannot enumerate a dictionary's values.</remarks>
     public Dictionary<string, ProviderOptions> Providers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
@@ -171,14 +171,6 @@ public sealed class ProviderOptions
     /// <summary>RFC 7009 endpoint; overrides discovery.</summary>
     public Uri? RevocationEndpoint { get; set; }
 }
-
-/// <summary>The attributes above, checked by the options source generator (nested members included); run by <see cref="FunctionsAuthOptionsValidator"/>.</summary>
-[OptionsValidator]
-internal sealed partial class FunctionsAuthOptionsAttributeValidator : IValidateOptions<FunctionsAuthOptions>;
-
-/// <summary>One provider's attributes; <see cref="FunctionsAuthOptionsValidator"/> runs it for each entry of <see cref="FunctionsAuthOptions.Providers"/>.</summary>
-[OptionsValidator]
-internal sealed partial class ProviderOptionsAttributeValidator : IValidateOptions<ProviderOptions>;
 
 /// <summary>Setting that a deployment to Azure must provide (local development can do without). <c>infra/</c> is checked against these.</summary>
 [AttributeUsage(AttributeTargets.Property)]

@@ -258,3 +258,11 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
         && issuer.Host.Equals("login.microsoftonline.com", StringComparison.OrdinalIgnoreCase)
         && issuer.Segments[1].TrimEnd('/').ToUpperInvariant() is "COMMON" or "ORGANIZATIONS" or "CONSUMERS";
 }
+
+/// <summary>The attributes of <see cref="FunctionsAuthOptions"/>, nested members included (source-generated); run by <see cref="FunctionsAuthOptionsValidator"/>.</summary>
+[OptionsValidator]
+internal sealed partial class FunctionsAuthOptionsAttributeValidator : IValidateOptions<FunctionsAuthOptions>;
+
+/// <summary>One provider's attributes; <see cref="FunctionsAuthOptionsValidator"/> runs it for each entry of <see cref="FunctionsAuthOptions.Providers"/>.</summary>
+[OptionsValidator]
+internal sealed partial class ProviderOptionsAttributeValidator : IValidateOptions<ProviderOptions>;
