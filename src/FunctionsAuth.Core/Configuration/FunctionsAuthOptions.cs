@@ -47,7 +47,10 @@ public sealed class FunctionsAuthOptions
     public SweeperOptions Sweeper { get; set; } = new();
 
     /// <summary>OAuth providers by the name front ends send as <c>provider</c>.</summary>
-    /// <remarks>Validated one provider at a time by the cross-field validator: the options generator cannot enumerate a dictionary's values.</remarks>
+    /// <remarks>
+    /// Validated one provider at a time by the cross-field validator: on a dictionary, <c>[ValidateEnumeratedItems]</c>
+    /// makes the options generator validate <c>KeyValuePair</c> items, which it refuses (SYSLIB1202).
+    /// </remarks>
     public Dictionary<string, ProviderOptions> Providers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 

@@ -100,13 +100,15 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
             return;
         }
 
+        // Split as the configuration secret source splits it (several keys, newest first), decoded as the key ring decodes it.
         var keys = value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        Span<byte> decoded = stackalloc byte[Protection.ProtectionKey.KeySize];
         for (var i = 0; i < keys.Length; i++)
         {
-            var valid = Convert.TryFromBase64String(keys[i], decoded, out var written) && written == Protection.ProtectionKey.KeySize;
-            System.Security.Cryptography.CryptographicOperations.ZeroMemory(decoded);
-            if (!valid)
+            try
+            {
+                Protection.ProtectionKey.FromBase64(options.EncryptionKeySecretName, (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), keys[i]).Dispose();
+            }
+            catch (Protection.InvalidProtectionKeyException)
             {
                 failures.Add($"{setting}: key {i + 1} of {keys.Length} is not base64 of exactly {Protection.ProtectionKey.KeySize} bytes (AES-256; e.g. 'openssl rand -base64 32').");
             }
@@ -195,8 +197,8 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
     {
         var prefix = $"FunctionsAuth:Providers:{name}";
 
-        // [ValidateEnumeratedItems] cannot reach a dictionary's values (it would enumerate key/value pairs), so each
-        // provider's attributes run here, with its setting prefix as the name the messages use.
+        // [ValidateEnumeratedItems] cannot reach a dictionary's values (the generator would validate the KeyValuePair
+        // items and refuses to: SYSLIB1202), so each provider's attributes run here, named by the provider's prefix.
         AddAttributeFailures(ProviderAttributes.Validate(prefix, provider), prefix, failures);
 
         switch (provider.Kind)
