@@ -60,7 +60,8 @@ internal sealed class ProviderRegistry(
         await Task.Yield();
         if (!options.Value.Providers.TryGetValue(name, out var provider))
         {
-            throw new InvalidOperationException($"Provider '{name}' is not configured.");
+            // A stored session can name a provider since removed from configuration.
+            throw new ProviderDiscoveryException($"Provider '{name}' is not configured.");
         }
 
         Uri? tokenEndpoint = provider.TokenEndpoint;
@@ -131,8 +132,9 @@ internal sealed class ProviderRegistry(
         {
             document = await client.GetFromJsonAsync(discoveryUri, OAuthJsonContext.Default.DiscoveryDocument, timeout.Token);
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException)
         {
+            // Malformed JSON, a value of the wrong type, or a charset the reader does not know: not a document we can use.
             throw new ProviderDiscoveryException($"Provider '{name}': {discoveryUri.GetLeftPart(UriPartial.Path)} is not a JSON discovery document.");
         }
 

@@ -59,4 +59,29 @@ public sealed class DiscoveryFailureTests : IAsyncLifetime
         await Expect.ErrorAsync(response, HttpStatusCode.BadGateway, "provider_error");
         Assert.Contains(host.Logs.Lines, l => l.StartsWith("Error ", StringComparison.Ordinal) && l.Contains("Provider broken cannot be used", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Refresh_SessionOfAProviderRemovedFromConfiguration_Answers502ProviderError()
+    {
+        await using var provider = await ScriptedProvider.StartAsync();
+        var environment = (await TestEnvironment.CreateAsync()).WithScriptedProvider(provider);
+        SessionCreated created;
+        await using (var before = await environment.StartHostAsync())
+        {
+            created = await before.HandOverAsync(TestEnvironment.ScriptedProvider, "refresh-1", "access-1", environment.Clock.GetUtcNow().AddMinutes(5));
+        }
+
+        foreach (var key in environment.Settings.Keys.Where(k => k.StartsWith($"FunctionsAuth:Providers:{TestEnvironment.ScriptedProvider}:", StringComparison.Ordinal)).ToList())
+        {
+            environment.Settings.Remove(key);
+        }
+
+        environment.Clock.Advance(TimeSpan.FromMinutes(6));
+        await using var after = await environment.StartHostAsync();
+
+        using var response = await after.RefreshAsync(created.Session);
+
+        await Expect.ErrorAsync(response, HttpStatusCode.BadGateway, "provider_error");
+        Assert.Equal(0, provider.TokenRequests);
+    }
 }
