@@ -27,8 +27,13 @@ internal sealed class SweeperScheduleDefault(IConfiguration configuration) : IFu
 
         foreach (var function in original)
         {
-            var bindings = function.RawBindings;
-            for (var i = 0; bindings is not null && i < bindings.Count; i++)
+            // A read-only list cannot take the default; the host then reports the unresolved setting, as it would without this.
+            if (function.RawBindings is not { IsReadOnly: false } bindings)
+            {
+                continue;
+            }
+
+            for (var i = 0; i < bindings.Count; i++)
             {
                 if (JsonNode.Parse(bindings[i]) is JsonObject binding
                     && string.Equals((string?)binding["type"], "timerTrigger", StringComparison.OrdinalIgnoreCase)
