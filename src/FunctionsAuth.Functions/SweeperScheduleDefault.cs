@@ -21,7 +21,7 @@ internal sealed class SweeperScheduleDefault(IConfiguration configuration) : IFu
     {
         if (configuration[SweeperOptions.ScheduleSetting] is { Length: > 0 })
         {
-            // Set: leave the expression for the host to resolve, so a change of the setting needs no new build.
+            // Set: the host resolves the expression itself, to the value options validation checked.
             return;
         }
 
@@ -36,8 +36,8 @@ internal sealed class SweeperScheduleDefault(IConfiguration configuration) : IFu
             for (var i = 0; i < bindings.Count; i++)
             {
                 if (JsonNode.Parse(bindings[i]) is JsonObject binding
-                    && string.Equals((string?)binding["type"], "timerTrigger", StringComparison.OrdinalIgnoreCase)
-                    && (string?)binding["schedule"] == SettingExpression)
+                    && string.Equals(StringOf(binding["type"]), "timerTrigger", StringComparison.OrdinalIgnoreCase)
+                    && StringOf(binding["schedule"]) == SettingExpression)
                 {
                     binding["schedule"] = SweeperOptions.DefaultSchedule;
                     bindings[i] = binding.ToJsonString();
@@ -45,4 +45,8 @@ internal sealed class SweeperScheduleDefault(IConfiguration configuration) : IFu
             }
         }
     }
+
+    // A binding property that is not a string is none of ours; reading it as one would throw and fail all metadata.
+    private static string? StringOf(JsonNode? node) =>
+        node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
 }
