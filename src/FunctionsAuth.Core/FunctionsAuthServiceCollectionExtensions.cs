@@ -30,13 +30,10 @@ public static class FunctionsAuthServiceCollectionExtensions
             .BindConfiguration(FunctionsAuthOptions.SectionName)
             .Configure<IConfiguration>(static (options, configuration) =>
             {
-                // The timer reads a flat app setting (the Functions host resolves %SweeperSchedule%); validate that one.
-                if (configuration[SweeperOptions.ScheduleSetting] is { Length: > 0 } schedule)
-                {
-                    options.Sweeper.Schedule = schedule;
-                }
+                // The timer reads flat app settings (the Functions host resolves %SweeperSchedule%); validate those.
+                options.Sweeper.Schedule = SweeperOptions.ResolveSchedule(configuration);
+                options.Sweeper.TimerDisabled = SweeperOptions.IsTimerDisabled(configuration);
             })
-            .ValidateDataAnnotations()
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FunctionsAuthOptions>, FunctionsAuthOptionsValidator>());
 
@@ -112,13 +109,29 @@ public static class FunctionsAuthServiceCollectionExtensions
 
 /// <summary>
 /// Before the first request: creates the tables (where the identity may), says where secrets come from and loads the
-/// key ring. Neither failure stops the host: /api/health reports it and requests fail clearly until it is fixed.
+/// key ring, and warns about provider settings that work but lose sessions. Neither failure stops the host (a key kept
+/// in configuration was already checked by options validation): /api/health reports it and requests fail clearly
+/// until it is fixed.
 /// </summary>
-internal sealed partial class StartupTasks(SessionStore store, ISecretSource secrets, TokenProtector protector, ILogger<StartupTasks> logger) : IHostedService
+internal sealed partial class StartupTasks(
+    SessionStore store,
+    ISecretSource secrets,
+    TokenProtector protector,
+    IOptions<FunctionsAuthOptions> options,
+    ILogger<StartupTasks> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         LogSecretSource(logger, secrets.Kind);
+        foreach (var (name, provider) in options.Value.Providers)
+        {
+            if (provider.Kind == ProviderKind.Entra
+                && !(provider.Scopes ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("offline_access", StringComparer.OrdinalIgnoreCase))
+            {
+                OAuth.Log.EntraWithoutOfflineAccess(logger, name);
+            }
+        }
+
         try
         {
             await store.EnsureTablesAsync(cancellationToken);
@@ -134,6 +147,8 @@ internal sealed partial class StartupTasks(SessionStore store, ISecretSource sec
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            // A key of the wrong shape was logged by name (secret and version) where the ring loads; the vault may also
+            // be briefly unreachable: neither stops the host, and the ring is loaded again on the next request.
             LogKeyRingUnavailable(logger, ex.GetType().Name);
         }
     }

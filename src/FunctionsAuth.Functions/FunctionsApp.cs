@@ -1,4 +1,6 @@
 using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Azure.Functions.Worker.Core.FunctionMetadata;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace FunctionsAuth.Functions;
@@ -11,6 +13,7 @@ public static class FunctionsApp
         var builder = FunctionsApplication.CreateBuilder(args);
         builder.ConfigureFunctionsWebApplication();
         builder.Services.AddFunctionsAuth();
+        builder.Services.AddSingleton<IFunctionMetadataTransformer, SweeperScheduleDefault>();
         return builder.Build();
     }
 }

@@ -1,4 +1,5 @@
 using Cronos;
+using FunctionsAuth.Configuration;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,16 +16,46 @@ internal sealed partial class TimerScheduler(
     TimeProvider time,
     ILogger<TimerScheduler> logger) : BackgroundService
 {
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(catalog.Timers
-            .Where(timer => !FunctionEndpoints.IsDisabled(configuration, timer.Name))
-            .Select(timer => RunScheduleAsync(timer, stoppingToken)));
+    private (TimerFunction Timer, string Schedule, CronExpression Expression)[] schedules = [];
 
+    /// <summary>
+    /// Resolves and parses every schedule before the host reports started: a schedule that cannot run stops the start
+    /// (and the process exits non-zero), where a failure inside <see cref="ExecuteAsync"/> would only stop the host.
+    /// </summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        schedules = catalog.Timers
+            .Where(timer => !FunctionEndpoints.IsDisabled(configuration, timer.Name))
+            .Select(timer =>
+            {
+                var schedule = ResolveSchedule(timer.Schedule, configuration);
+                try
+                {
+                    return (timer, schedule, CronExpression.Parse(schedule, CronFormat.IncludeSeconds));
+                }
+                catch (CronFormatException ex)
+                {
+                    throw new InvalidOperationException($"Timer function {timer.Name}: schedule '{schedule}' ({timer.Schedule}) is not a six-field NCRONTAB expression.", ex);
+                }
+            })
+            .ToArray();
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(schedules.Select(s => RunScheduleAsync(s.Timer, s.Schedule, s.Expression, stoppingToken)));
+
+    /// <summary>A <c>%Setting%</c> schedule from configuration; the sweeper's setting falls back to its documented default, as the Functions app does.</summary>
     internal static string ResolveSchedule(string schedule, IConfiguration configuration)
     {
         if (schedule.Length > 2 && schedule[0] == '%' && schedule[^1] == '%')
         {
             var setting = schedule[1..^1];
+            if (setting == SweeperOptions.ScheduleSetting)
+            {
+                return SweeperOptions.ResolveSchedule(configuration);
+            }
+
             return configuration[setting] is { Length: > 0 } value
                 ? value
                 : throw new InvalidOperationException($"The timer schedule setting '{setting}' is not set.");
@@ -33,10 +64,8 @@ internal sealed partial class TimerScheduler(
         return schedule;
     }
 
-    private async Task RunScheduleAsync(TimerFunction timer, CancellationToken stoppingToken)
+    private async Task RunScheduleAsync(TimerFunction timer, string schedule, CronExpression expression, CancellationToken stoppingToken)
     {
-        var schedule = ResolveSchedule(timer.Schedule, configuration);
-        var expression = CronExpression.Parse(schedule, CronFormat.IncludeSeconds);
         LogScheduled(logger, timer.Name, schedule);
         DateTime? last = null;
         if (timer.RunOnStartup)

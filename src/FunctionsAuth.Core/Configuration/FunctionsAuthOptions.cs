@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace FunctionsAuth.Configuration;
 
@@ -12,7 +14,7 @@ public sealed class FunctionsAuthOptions
     public Uri? KeyVaultUri { get; set; }
 
     /// <summary>Name of the secret holding the AES-256 token-encryption key (base64, 32 bytes). Every enabled version decrypts; the newest encrypts.</summary>
-    [Required]
+    [Required(ErrorMessage = "{0} is required.")]
     public string EncryptionKeySecretName { get; set; } = "token-encryption-key";
 
     /// <summary>How long secrets read from Key Vault are kept in memory.</summary>
@@ -36,17 +38,27 @@ public sealed class FunctionsAuthOptions
     /// <summary>Record that a session was used at most this often (one extra write per session per interval).</summary>
     public TimeSpan ActivityResolution { get; set; } = TimeSpan.FromMinutes(15);
 
-    [Required]
+    // Without these the attributes of the nested options never run: DataAnnotations validation does not recurse.
+    [Required(ErrorMessage = "{0} is required.")]
+    [ValidateObjectMembers]
     public StorageOptions Storage { get; set; } = new();
 
+    [ValidateObjectMembers]
     public SweeperOptions Sweeper { get; set; } = new();
 
     /// <summary>OAuth providers by the name front ends send as <c>provider</c>.</summary>
+    /// <remarks>
+    /// Validated one provider at a time by the cross-field validator: on a dictionary, <c>[ValidateEnumeratedItems]</c>
+    /// makes the options generator validate <c>KeyValuePair</c> items, which it refuses (SYSLIB1202).
+    /// </remarks>
     public Dictionary<string, ProviderOptions> Providers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
 public sealed class StorageOptions
 {
+    private const string TableNamePattern = "^[A-Za-z][A-Za-z0-9]{2,62}$";
+    private const string TableNameRule = "{0} must be 3 to 63 letters or digits, starting with a letter (Table Storage's rule).";
+
     /// <summary>Table service endpoint, reached with the managed identity (production).</summary>
     [RequiredInAzure]
     public Uri? TableServiceUri { get; set; }
@@ -54,10 +66,12 @@ public sealed class StorageOptions
     /// <summary>Connection string (Azurite / local development). Wins over <see cref="TableServiceUri"/> when set.</summary>
     public string? ConnectionString { get; set; }
 
-    [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
+    [Required(ErrorMessage = "{0} is required.")]
+    [RegularExpression(TableNamePattern, ErrorMessage = TableNameRule)]
     public string SessionsTable { get; set; } = "sessions";
 
-    [Required, RegularExpression("^[A-Za-z][A-Za-z0-9]{2,62}$")]
+    [Required(ErrorMessage = "{0} is required.")]
+    [RegularExpression(TableNamePattern, ErrorMessage = TableNameRule)]
     public string DueIndexTable { get; set; } = "sessiondue";
 }
 
@@ -68,8 +82,21 @@ public sealed class SweeperOptions
 
     public const string DefaultSchedule = "0 */5 * * * *";
 
-    /// <summary>Copied from the <see cref="ScheduleSetting"/> app setting; used to check the refresh window covers two runs.</summary>
+    /// <summary>The Functions host's switch for the sweeper timer (the local host honours it too).</summary>
+    public const string DisabledSetting = "AzureWebJobs.Sweeper.Disabled";
+
+    /// <summary>Copied from the <see cref="ScheduleSetting"/> app setting (its default when unset); used to check the refresh window covers two runs.</summary>
     public string Schedule { get; set; } = DefaultSchedule;
+
+    /// <summary>Copied from <see cref="DisabledSetting"/>. Internal, so the configuration binder leaves it alone.</summary>
+    internal bool TimerDisabled { get; set; }
+
+    /// <summary>The schedule the timer runs on: the <see cref="ScheduleSetting"/> app setting, or <see cref="DefaultSchedule"/> when it is unset.</summary>
+    public static string ResolveSchedule(IConfiguration configuration) =>
+        configuration[ScheduleSetting] is { Length: > 0 } schedule ? schedule : DefaultSchedule;
+
+    public static bool IsTimerDisabled(IConfiguration configuration) =>
+        bool.TryParse(configuration[DisabledSetting], out var disabled) && disabled;
 
     [Range(1, 256)]
     public int Parallelism { get; set; } = 16;
@@ -130,7 +157,7 @@ public sealed class ProviderOptions
     /// <summary>Entra ID tenant (id, domain, <c>organizations</c> or <c>common</c>).</summary>
     public string? TenantId { get; set; }
 
-    [Required]
+    [Required(ErrorMessage = "{0} is required.")]
     public string ClientId { get; set; } = "";
 
     /// <summary>Name of the secret holding the client secret (in Key Vault, or in <c>Secrets</c> locally). Empty for public clients.</summary>

@@ -1,11 +1,21 @@
+using System.Text.RegularExpressions;
 using Cronos;
 using Microsoft.Extensions.Options;
 
 namespace FunctionsAuth.Configuration;
 
-/// <summary>Rules across fields, checked at start-up so a bad configuration fails the host instead of a user's request.</summary>
+/// <summary>
+/// The options' attributes (source-generated validators) and the rules across fields, checked at start-up so a bad
+/// configuration fails the host instead of a user's request. Every failure names its setting.
+/// </summary>
 internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<FunctionsAuthOptions>
 {
+    private static readonly FunctionsAuthOptionsAttributeValidator Attributes = new();
+    private static readonly ProviderOptionsAttributeValidator ProviderAttributes = new();
+
+    private static readonly System.Buffers.SearchValues<char> MemberNameCharacters =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_, ");
+
     /// <summary>The provider client's worst case: every attempt times out, plus the in-line retry delays.</summary>
     internal static TimeSpan WorstCaseProviderCall(FunctionsAuthOptions options) =>
         (options.ProviderTimeout * OAuth.OAuthClient.MaxAttempts) + (OAuth.OAuthClient.MaxInlineRetryDelay * (OAuth.OAuthClient.MaxAttempts - 1));
@@ -13,6 +23,7 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
     public ValidateOptionsResult Validate(string? name, FunctionsAuthOptions options)
     {
         var failures = new List<string>();
+        AddAttributeFailures(Attributes.Validate(FunctionsAuthOptions.SectionName, options), FunctionsAuthOptions.SectionName, failures);
 
         if (options.Storage.ConnectionString is null && options.Storage.TableServiceUri is null)
         {
@@ -22,6 +33,16 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
         if (options.KeyVaultUri is { } vault && vault.Scheme != Uri.UriSchemeHttps)
         {
             failures.Add("FunctionsAuth:KeyVaultUri must be an https URI.");
+        }
+
+        if (options.KeyVaultUri is null)
+        {
+            ValidateConfiguredEncryptionKey(options, failures);
+        }
+
+        if (options.SecretCacheDuration <= TimeSpan.Zero)
+        {
+            failures.Add($"FunctionsAuth:SecretCacheDuration ({options.SecretCacheDuration}) must be positive; otherwise every request reads Key Vault.");
         }
 
         if (options.RefreshWindow <= TimeSpan.Zero)
@@ -37,6 +58,11 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
         if (options.ProviderTimeout <= TimeSpan.Zero)
         {
             failures.Add("FunctionsAuth:ProviderTimeout must be positive.");
+        }
+
+        if (options.ActivityResolution <= TimeSpan.Zero)
+        {
+            failures.Add($"FunctionsAuth:ActivityResolution ({options.ActivityResolution}) must be positive; otherwise every read of a session writes its row.");
         }
 
         var worstCall = WorstCaseProviderCall(options);
@@ -56,34 +82,46 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
     }
 
     /// <summary>
+    /// Local development keeps the key in configuration: its shape is known at start, so a wrong one stops the host
+    /// instead of failing every request. (A key in Key Vault is checked when the ring loads: the vault may be briefly
+    /// unreachable at start, which must not stop the host.) The message names the setting, never the value.
+    /// </summary>
+    private static void ValidateConfiguredEncryptionKey(FunctionsAuthOptions options, List<string> failures)
+    {
+        if (string.IsNullOrEmpty(options.EncryptionKeySecretName))
+        {
+            return;
+        }
+
+        var setting = $"FunctionsAuth:Secrets:{options.EncryptionKeySecretName}";
+        if (!options.Secrets.TryGetValue(options.EncryptionKeySecretName, out var value) || string.IsNullOrWhiteSpace(value))
+        {
+            failures.Add($"{setting} is not set: without KeyVaultUri the token-encryption key comes from configuration (base64 of 32 bytes, e.g. 'openssl rand -base64 32').");
+            return;
+        }
+
+        // Split as the configuration secret source splits it (several keys, newest first), decoded as the key ring decodes it.
+        var keys = value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i < keys.Length; i++)
+        {
+            try
+            {
+                Protection.ProtectionKey.FromBase64(options.EncryptionKeySecretName, (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), keys[i]).Dispose();
+            }
+            catch (Protection.InvalidProtectionKeyException)
+            {
+                failures.Add($"{setting}: key {i + 1} of {keys.Length} is not base64 of exactly {Protection.ProtectionKey.KeySize} bytes (AES-256; e.g. 'openssl rand -base64 32').");
+            }
+        }
+    }
+
+    /// <summary>
     /// The Data Protection key ring's rule: renew when expiry &lt; now + refresh period + propagation window. A token
     /// entering the window just after a run must still be refreshed by the next run, with the lease and a margin to spare.
     /// </summary>
     private static void ValidateSweeper(FunctionsAuthOptions options, List<string> failures)
     {
         var sweeper = options.Sweeper;
-        TimeSpan interval;
-        try
-        {
-            interval = ScheduleInterval(sweeper.Schedule);
-        }
-        catch (CronFormatException)
-        {
-            failures.Add($"{SweeperOptions.ScheduleSetting} '{sweeper.Schedule}' is not a six-field NCRONTAB expression (e.g. '0 */5 * * * *').");
-            return;
-        }
-
-        var needed = interval + options.LeaseDuration + sweeper.SafetyMargin;
-        if (options.RefreshWindow <= needed)
-        {
-            failures.Add($"FunctionsAuth:RefreshWindow ({options.RefreshWindow}) must exceed the sweeper interval ({interval}) + LeaseDuration ({options.LeaseDuration}) + Sweeper:SafetyMargin ({sweeper.SafetyMargin}) = {needed}; otherwise a token can expire between two sweeper runs.");
-        }
-
-        if (sweeper.TimeBudget <= TimeSpan.Zero || sweeper.TimeBudget >= interval)
-        {
-            failures.Add($"FunctionsAuth:Sweeper:TimeBudget ({sweeper.TimeBudget}) must be positive and shorter than the sweeper interval ({interval}).");
-        }
-
         if (sweeper.InitialBackoff <= TimeSpan.Zero || sweeper.MaxBackoff < sweeper.InitialBackoff)
         {
             failures.Add("FunctionsAuth:Sweeper:InitialBackoff must be positive and not above MaxBackoff.");
@@ -97,6 +135,42 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
         if (sweeper.MaxFailureDuration <= TimeSpan.Zero || sweeper.RetentionPeriod <= TimeSpan.Zero || sweeper.AbsoluteLifetime <= TimeSpan.Zero)
         {
             failures.Add("FunctionsAuth:Sweeper:MaxFailureDuration, RetentionPeriod and AbsoluteLifetime must be positive.");
+        }
+
+        if (sweeper.SafetyMargin < TimeSpan.Zero)
+        {
+            // A negative margin lets the window shrink below interval + lease, the very gap the rule below guards.
+            failures.Add($"FunctionsAuth:Sweeper:SafetyMargin ({sweeper.SafetyMargin}) must not be negative.");
+        }
+
+        TimeSpan interval;
+        try
+        {
+            interval = ScheduleInterval(sweeper.Schedule);
+        }
+        catch (CronFormatException)
+        {
+            failures.Add($"{SweeperOptions.ScheduleSetting} '{sweeper.Schedule}' is not a six-field NCRONTAB expression (e.g. '{SweeperOptions.DefaultSchedule}').");
+            return;
+        }
+
+        // With the timer disabled nothing refreshes ahead of expiry (requests refresh on demand, by min_ttl), so the
+        // rules that depend on the interval between runs protect nothing. Re-enabling it changes an app setting, which
+        // restarts the host and runs these rules again.
+        if (sweeper.TimerDisabled)
+        {
+            return;
+        }
+
+        var needed = interval + options.LeaseDuration + sweeper.SafetyMargin;
+        if (options.RefreshWindow <= needed)
+        {
+            failures.Add($"FunctionsAuth:RefreshWindow ({options.RefreshWindow}) must exceed the sweeper interval ({interval}) + LeaseDuration ({options.LeaseDuration}) + Sweeper:SafetyMargin ({sweeper.SafetyMargin}) = {needed}; otherwise a token can expire between two sweeper runs.");
+        }
+
+        if (sweeper.TimeBudget <= TimeSpan.Zero || sweeper.TimeBudget >= interval)
+        {
+            failures.Add($"FunctionsAuth:Sweeper:TimeBudget ({sweeper.TimeBudget}) must be positive and shorter than the sweeper interval ({interval}).");
         }
     }
 
@@ -122,18 +196,31 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
     private static void ValidateProvider(string name, ProviderOptions provider, List<string> failures)
     {
         var prefix = $"FunctionsAuth:Providers:{name}";
-        if (string.IsNullOrWhiteSpace(provider.ClientId))
-        {
-            failures.Add($"{prefix}:ClientId is required.");
-        }
+
+        // [ValidateEnumeratedItems] cannot reach a dictionary's values (the generator would validate the KeyValuePair
+        // items and refuses to: SYSLIB1202), so each provider's attributes run here, named by the provider's prefix.
+        AddAttributeFailures(ProviderAttributes.Validate(prefix, provider), prefix, failures);
 
         switch (provider.Kind)
         {
             case ProviderKind.Oidc when provider.Issuer is null && provider.TokenEndpoint is null:
                 failures.Add($"{prefix} needs Issuer (OpenID Connect discovery) or TokenEndpoint.");
                 break;
-            case ProviderKind.Entra when string.IsNullOrWhiteSpace(provider.TenantId):
-                failures.Add($"{prefix}:TenantId is required for Entra ID (a tenant id, domain, 'organizations' or 'common').");
+            case ProviderKind.Oidc when IsEntraMultiTenantIssuer(provider.Issuer):
+                failures.Add($"{prefix}:Issuer {provider.Issuer} is Entra ID's multi-tenant endpoint, whose discovery document names the issuer 'https://login.microsoftonline.com/{{tenantid}}/v2.0', so generic OpenID Connect discovery cannot verify it: use Kind=Entra with TenantId={provider.Issuer!.Segments[1].TrimEnd('/')} instead.");
+                break;
+            case ProviderKind.Entra:
+                if (string.IsNullOrWhiteSpace(provider.TenantId))
+                {
+                    failures.Add($"{prefix}:TenantId is required for Entra ID (a tenant id, domain, 'organizations' or 'common').");
+                }
+
+                if (string.IsNullOrWhiteSpace(provider.Scopes))
+                {
+                    // Entra ID refuses a refresh without a scope (AADSTS90009): every refresh would fail.
+                    failures.Add($"{prefix}:Scopes is required for Entra ID: the resource the access token is for, then offline_access (e.g. 'api://<app-id>/.default offline_access').");
+                }
+
                 break;
         }
 
@@ -145,4 +232,39 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
             }
         }
     }
+
+    /// <summary>
+    /// The generator names a member by its path from the name it was given (<c>FunctionsAuth.Sweeper.Parallelism</c>) and
+    /// puts the member's own name in front (<c>Parallelism: ...</c>); operators set <c>FunctionsAuth:Sweeper:Parallelism</c>,
+    /// so the message says that.
+    /// </summary>
+    private static void AddAttributeFailures(ValidateOptionsResult result, string root, List<string> failures)
+    {
+        if (!result.Failed || result.Failures is null)
+        {
+            return;
+        }
+
+        var path = new Regex(Regex.Escape(root) + @"((?:\.[A-Za-z_][A-Za-z0-9_]*)+)", RegexOptions.CultureInvariant);
+        foreach (var failure in result.Failures)
+        {
+            var separator = failure.IndexOf(": ", StringComparison.Ordinal);
+            var message = separator > 0 && failure.AsSpan(0, separator).IndexOfAnyExcept(MemberNameCharacters) < 0 ? failure[(separator + 2)..] : failure;
+            failures.Add(path.Replace(message, match => root + match.Groups[1].Value.Replace('.', ':')));
+        }
+    }
+
+    /// <summary>Entra ID's <c>common</c>, <c>organizations</c> and <c>consumers</c> authorities: one document for many tenants, its issuer a template.</summary>
+    internal static bool IsEntraMultiTenantIssuer(Uri? issuer) =>
+        issuer is { IsAbsoluteUri: true, Segments.Length: >= 2 }
+        && issuer.Host.Equals("login.microsoftonline.com", StringComparison.OrdinalIgnoreCase)
+        && issuer.Segments[1].TrimEnd('/').ToUpperInvariant() is "COMMON" or "ORGANIZATIONS" or "CONSUMERS";
 }
+
+/// <summary>The attributes of <see cref="FunctionsAuthOptions"/>, nested members included (source-generated); run by <see cref="FunctionsAuthOptionsValidator"/>.</summary>
+[OptionsValidator]
+internal sealed partial class FunctionsAuthOptionsAttributeValidator : IValidateOptions<FunctionsAuthOptions>;
+
+/// <summary>One provider's attributes; <see cref="FunctionsAuthOptionsValidator"/> runs it for each entry of <see cref="FunctionsAuthOptions.Providers"/>.</summary>
+[OptionsValidator]
+internal sealed partial class ProviderOptionsAttributeValidator : IValidateOptions<ProviderOptions>;

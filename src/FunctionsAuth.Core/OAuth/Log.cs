@@ -19,6 +19,12 @@ internal static partial class Log
     [LoggerMessage(2004, LogLevel.Warning, "Provider {Provider} answered invalid_client: reloading the client secret and retrying once.")]
     public static partial void ClientSecretReloaded(ILogger logger, string provider);
 
+    [LoggerMessage(2006, LogLevel.Error, "Provider {Provider} cannot be used: {Problem}")]
+    public static partial void DiscoveryInvalid(ILogger logger, string provider, string problem);
+
+    [LoggerMessage(2007, LogLevel.Warning, "Provider {Provider} (Entra ID) has no offline_access in Scopes: Entra ID then issues no new refresh token, and sessions end when the old one expires.")]
+    public static partial void EntraWithoutOfflineAccess(ILogger logger, string provider);
+
     [LoggerMessage(2005, LogLevel.Warning, "Revocation at provider {Provider} failed: {Error}.")]
     public static partial void RevocationFailed(ILogger logger, string provider, string error);
 }

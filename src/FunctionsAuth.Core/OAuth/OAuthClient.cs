@@ -64,6 +64,11 @@ internal sealed class OAuthClient(
             Log.RevocationFailed(logger, provider, "discovery_unavailable");
             return false;
         }
+        catch (ProviderDiscoveryException ex)
+        {
+            Log.DiscoveryInvalid(logger, provider, ex.Message);
+            return false;
+        }
 
         if (descriptor.RevocationEndpoint is null)
         {
@@ -115,6 +120,12 @@ internal sealed class OAuthClient(
             circuitBreaker.RecordFailure(provider);
             Log.DiscoveryUnavailable(logger, provider);
             return TokenResult.Failed(TokenFailureKind.Unavailable, "discovery_unavailable", DefaultRetryAfter);
+        }
+        catch (ProviderDiscoveryException ex)
+        {
+            // A broken document is not an outage: the caller gets 502 provider_error, and the next call looks again.
+            Log.DiscoveryInvalid(logger, provider, ex.Message);
+            return TokenResult.Failed(TokenFailureKind.Rejected, "discovery_invalid");
         }
 
         var body = parameters(descriptor);

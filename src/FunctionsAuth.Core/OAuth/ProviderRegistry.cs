@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using FunctionsAuth.Configuration;
 using Microsoft.Extensions.Logging;
@@ -59,7 +60,8 @@ internal sealed class ProviderRegistry(
         await Task.Yield();
         if (!options.Value.Providers.TryGetValue(name, out var provider))
         {
-            throw new InvalidOperationException($"Provider '{name}' is not configured.");
+            // A stored session can name a provider since removed from configuration.
+            throw new ProviderDiscoveryException($"Provider '{name}' is not configured.");
         }
 
         Uri? tokenEndpoint = provider.TokenEndpoint;
@@ -101,7 +103,7 @@ internal sealed class ProviderRegistry(
 
         if (tokenEndpoint is null)
         {
-            throw new InvalidOperationException($"Provider '{name}' has no token endpoint (set TokenEndpoint or an Issuer with discovery).");
+            throw new ProviderDiscoveryException($"Provider '{name}' has no token endpoint (set TokenEndpoint or an Issuer with discovery).");
         }
 
         EnsureSecureEndpoint(name, tokenEndpoint);
@@ -117,7 +119,7 @@ internal sealed class ProviderRegistry(
     {
         if (provider.Issuer is null)
         {
-            throw new InvalidOperationException($"Provider '{name}' needs an Issuer (for discovery) or a TokenEndpoint.");
+            throw new ProviderDiscoveryException($"Provider '{name}' needs an Issuer (for discovery) or a TokenEndpoint.");
         }
 
         EnsureSecureEndpoint(name, provider.Issuer);
@@ -125,12 +127,25 @@ internal sealed class ProviderRegistry(
         var discoveryUri = new Uri(issuer + "/.well-known/openid-configuration");
         var client = httpClientFactory.CreateClient(DiscoveryClientName);
         using var timeout = new CancellationTokenSource(options.Value.ProviderTimeout);
-        var document = await client.GetFromJsonAsync(discoveryUri, OAuthJsonContext.Default.DiscoveryDocument, timeout.Token)
-            ?? throw new InvalidOperationException($"Provider '{name}' returned an empty discovery document.");
+        DiscoveryDocument? document;
+        try
+        {
+            document = await client.GetFromJsonAsync(discoveryUri, OAuthJsonContext.Default.DiscoveryDocument, timeout.Token);
+        }
+        catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException)
+        {
+            // Malformed JSON, a value of the wrong type, or a charset the reader does not know: not a document we can use.
+            throw new ProviderDiscoveryException($"Provider '{name}': {discoveryUri.GetLeftPart(UriPartial.Path)} is not a JSON discovery document.");
+        }
+
+        if (document is null)
+        {
+            throw new ProviderDiscoveryException($"Provider '{name}' returned an empty discovery document.");
+        }
 
         if (!string.Equals(document.Issuer?.TrimEnd('/'), issuer, StringComparison.Ordinal))
         {
-            throw new InvalidOperationException($"Provider '{name}': the discovery document names another issuer.");
+            throw new ProviderDiscoveryException($"Provider '{name}': the discovery document names another issuer than {issuer}.");
         }
 
         Log.DiscoveryLoaded(logger, name);
@@ -141,7 +156,7 @@ internal sealed class ProviderRegistry(
     {
         if (!IsAllowedEndpoint(endpoint))
         {
-            throw new InvalidOperationException($"Provider '{provider}': endpoint {endpoint.GetLeftPart(UriPartial.Path)} must use https (plain http is allowed on loopback only).");
+            throw new ProviderDiscoveryException($"Provider '{provider}': endpoint {endpoint.GetLeftPart(UriPartial.Path)} must use https (plain http is allowed on loopback only).");
         }
     }
 
@@ -154,6 +169,13 @@ internal sealed class ProviderRegistry(
 
     private sealed record CacheEntry(Task<ProviderDescriptor> Descriptor, DateTimeOffset ExpiresAt);
 }
+
+/// <summary>
+/// A provider's endpoints cannot be worked out: its discovery document is malformed or names another issuer, or an
+/// endpoint is not allowed. A configuration problem at the provider's end, which callers turn into a result (the
+/// message names the provider and URLs, nothing secret); transport failures stay <see cref="HttpRequestException"/>.
+/// </summary>
+internal sealed class ProviderDiscoveryException(string message) : Exception(message);
 
 internal sealed class DiscoveryDocument
 {

@@ -20,4 +20,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1103, Level = LogLevel.Warning,
         Message = "A protected token names key {KeyId}, which is not in the key ring (disabled, deleted or never ours)")]
     public static partial void UnknownKey(ILogger logger, string keyId);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Error,
+        Message = "Version {SecretVersion} of secret {SecretName} ({SecretSource}) is not a token-encryption key: it must be base64 of exactly 32 bytes (AES-256, e.g. 'openssl rand -base64 32'); tokens cannot be encrypted or decrypted until it is fixed")]
+    public static partial void InvalidKey(ILogger logger, string secretSource, string secretName, string secretVersion);
 }

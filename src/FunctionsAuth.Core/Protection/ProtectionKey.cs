@@ -38,8 +38,7 @@ internal sealed class ProtectionKey : IDisposable
         if (!Convert.TryFromBase64String(value, key, out var written) || written != KeySize)
         {
             CryptographicOperations.ZeroMemory(key);
-            throw new InvalidOperationException(
-                $"Version '{version}' of secret '{secretName}' is not a token-encryption key: it must be base64 of exactly {KeySize} bytes (AES-256).");
+            throw new InvalidProtectionKeyException(secretName, version);
         }
 
         return new ProtectionKey(key, version);

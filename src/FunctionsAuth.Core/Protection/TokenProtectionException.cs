@@ -26,3 +26,21 @@ public enum TokenProtectionFailure
     /// <summary>Tampered with, or bound to another row or field (the associated data differs).</summary>
     TagMismatch,
 }
+
+/// <summary>
+/// A version of the token-encryption key secret is not base64 of exactly 32 bytes. Names the secret and the version,
+/// never the value, so it can be logged as it is.
+/// </summary>
+public sealed class InvalidProtectionKeyException : InvalidOperationException
+{
+    internal InvalidProtectionKeyException(string secretName, string version)
+        : base($"Version '{version}' of secret '{secretName}' is not a token-encryption key: it must be base64 of exactly {ProtectionKey.KeySize} bytes (AES-256).")
+    {
+        SecretName = secretName;
+        Version = version;
+    }
+
+    public string SecretName { get; }
+
+    public string Version { get; }
+}

@@ -426,6 +426,12 @@ public sealed class TokenProtector
         }
         catch (Exception e)
         {
+            if (e is InvalidProtectionKeyException invalid)
+            {
+                // Not an outage that passes: say which secret and version to fix, at start-up, on health checks and requests alike.
+                Log.InvalidKey(_logger, _secretSource.Kind, invalid.SecretName, invalid.Version);
+            }
+
             var previous = Volatile.Read(ref _state);
             if (previous is not null)
             {

@@ -35,11 +35,40 @@ public sealed class SweeperOptionsValidationTests
     {
         var environment = await TestEnvironment.CreateAsync();
         environment.Settings[SweeperOptions.ScheduleSetting] = "0 */10 * * * *";
+        environment.Settings.Remove(SweeperOptions.DisabledSetting);
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => environment.StartHostAsync());
 
         Assert.Contains("must exceed the sweeper interval (00:10:00)", error.Message);
     }
 
-    private static FunctionsAuthOptions ValidOptions() => new() { Storage = { ConnectionString = "UseDevelopmentStorage=true" } };
+    [Fact]
+    public void Validate_SweeperDisabled_WindowRuleDoesNotApply()
+    {
+        var options = ValidOptions();
+        options.Sweeper.Schedule = "0 0 * * * *";
+        options.Sweeper.TimerDisabled = true;
+
+        var result = new FunctionsAuthOptionsValidator().Validate(null, options);
+
+        Assert.True(result.Succeeded, result.FailureMessage);
+    }
+
+    [Fact]
+    public void Validate_SweeperDisabled_NegativeSafetyMarginStillRefused()
+    {
+        var options = ValidOptions();
+        options.Sweeper.TimerDisabled = true;
+        options.Sweeper.SafetyMargin = TimeSpan.FromSeconds(-11);
+
+        var result = new FunctionsAuthOptionsValidator().Validate(null, options);
+
+        Assert.Contains("FunctionsAuth:Sweeper:SafetyMargin (-00:00:11) must not be negative.", result.Failures ?? []);
+    }
+
+    private static FunctionsAuthOptions ValidOptions() => new()
+    {
+        Storage = { ConnectionString = "UseDevelopmentStorage=true" },
+        Secrets = { ["token-encryption-key"] = Convert.ToBase64String(new byte[32]) },
+    };
 }

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Net;
+using FunctionsAuth.Configuration;
 using FunctionsAuth.Tests.Infrastructure;
 using Microsoft.Extensions.Options;
 
@@ -20,6 +23,9 @@ public sealed class StartupValidationTests
     {
         var environment = await TestEnvironment.CreateAsync();
         environment.Settings[setting] = value;
+
+        // The window and schedule rules hold for a running sweeper only; the host fails to start, so it never runs.
+        environment.Settings.Remove(SweeperOptions.DisabledSetting);
         if (setting.StartsWith("FunctionsAuth:Providers:plain", StringComparison.Ordinal) || setting.StartsWith("FunctionsAuth:Providers:entra", StringComparison.Ordinal))
         {
             environment.Settings[string.Join(':', setting.Split(':')[..3]) + ":ClientId"] = "client";
@@ -42,12 +48,60 @@ public sealed class StartupValidationTests
     }
 
     [Fact]
-    public async Task Start_DefaultSettings_Starts()
+    public async Task Start_SweeperEnabledScheduleUnset_SchedulesTheDocumentedDefault()
+    {
+        var environment = await TestEnvironment.CreateAsync();
+        environment.Settings.Remove(SweeperOptions.DisabledSetting);
+        environment.Settings.Remove(SweeperOptions.ScheduleSetting);
+
+        await using var host = await environment.StartHostAsync();
+
+        await Secrets.SecretsTestHost.WaitUntilAsync(() => host.Logs.Lines.Any(l => l.Contains("Timer function Sweeper scheduled: 0 */5 * * * * (UTC).", StringComparison.Ordinal)));
+        using var health = await host.Client.GetAsync("api/health");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    public async Task Process_ConfigurationRefused_ExitsNonZeroNamingTheSetting()
+    {
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "FunctionsAuth.LocalHost.dll"), "--urls", "http://127.0.0.1:0"])
+        {
+            // No local.settings.json there: only the settings below.
+            WorkingDirectory = Directory.CreateTempSubdirectory("functionsauth-process-").FullName,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["FunctionsAuth__Storage__ConnectionString"] = await Azurite.GetConnectionStringAsync();
+        start.Environment["FunctionsAuth__Secrets__token-encryption-key"] = Convert.ToBase64String(new byte[32]);
+        start.Environment["LocalHost__FunctionKey"] = TestEnvironment.FunctionKey;
+        start.Environment["FunctionsAuth__Sweeper__SafetyMargin"] = "-00:00:11";
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail("The host started with a configuration it must refuse.");
+        }
+
+        Assert.NotEqual(0, process.ExitCode);
+        Assert.Contains("FunctionsAuth:Sweeper:SafetyMargin", await output + await error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_DefaultSettings_StartsAndAnswersHealthy()
     {
         var environment = await TestEnvironment.CreateAsync();
 
         await using var host = await environment.StartHostAsync();
 
-        Assert.NotNull(host.Address);
+        using var health = await host.Client.GetAsync("api/health");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
     }
 }

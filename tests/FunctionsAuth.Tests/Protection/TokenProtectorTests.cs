@@ -227,9 +227,10 @@ public sealed class TokenProtectorTests
         var value = length < 0 ? "not-base64-key-material!" : Convert.ToBase64String(new byte[length]);
         using var host = SecretsTestHost.Create([new(TestKeys.Setting, value)]);
 
-        var failure = await Assert.ThrowsAsync<InvalidOperationException>(
+        var failure = await Assert.ThrowsAsync<InvalidProtectionKeyException>(
             () => host.Get<TokenProtector>().ProtectAsync(TestKeys.RefreshToken, TestKeys.Purpose, CancellationToken.None).AsTask());
 
+        Assert.Equal(TestKeys.SecretName, failure.SecretName);
         Assert.Contains(TestKeys.SecretName, failure.Message, StringComparison.Ordinal);
         Assert.Contains("config-0", failure.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(value, failure.ToString(), StringComparison.Ordinal);
