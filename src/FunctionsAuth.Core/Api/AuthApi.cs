@@ -340,6 +340,13 @@ public sealed class AuthApi
             Log.SecretMissing(logger, operation, ex.SecretName);
             return TemporarilyUnavailable();
         }
+        catch (InvalidProtectionKeyException ex)
+        {
+            // A key of the wrong shape in Key Vault: the key-ring load logged which secret and version. Until an operator
+            // fixes it nothing can be encrypted, which to the caller is an outage of ours, not a bug to report as 500.
+            Log.DependencyUnavailable(logger, operation, "secrets", ex.GetType().Name);
+            return TemporarilyUnavailable();
+        }
         catch (Exception ex)
         {
             Log.UnhandledError(logger, operation, ex.GetType().FullName ?? "Exception", ex);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
 using FunctionsAuth.OAuth;
@@ -25,6 +26,9 @@ internal sealed class RefreshCoordinator(
     IOptions<FunctionsAuthOptions> options,
     ILogger<RefreshCoordinator> logger)
 {
+    // Waits and back-off here run in real time while "now" comes from TimeProvider: tests that move a fake clock
+    // (the sweeper's) must not stall on a wait nobody advances. Moving the waits onto TimeProvider goes with the
+    // resilience rework (Polly with a TimeProvider), where tests drive them.
     private static readonly TimeSpan MinPoll = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan MaxPoll = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan BusyRetryAfter = TimeSpan.FromSeconds(1);
@@ -106,7 +110,7 @@ internal sealed class RefreshCoordinator(
     {
         var opts = options.Value;
         var maxWait = opts.LeaseDuration + opts.ProviderTimeout;
-        var waitStarted = time.GetTimestamp();
+        var waitStarted = Stopwatch.GetTimestamp();
         var poll = MinPoll;
         while (true)
         {
@@ -131,12 +135,12 @@ internal sealed class RefreshCoordinator(
             if (session.IsLeased(now))
             {
                 // Someone else (this or another instance) is refreshing: wait for its result, then re-read.
-                if (time.GetElapsedTime(waitStarted) > maxWait)
+                if (Stopwatch.GetElapsedTime(waitStarted) > maxWait)
                 {
                     return new RefreshOutcome(RefreshStatus.Unavailable, session, RetryAfter: BusyRetryAfter, Error: RefreshInProgress);
                 }
 
-                await Task.Delay(poll, time);
+                await Task.Delay(poll);
                 poll = poll * 2 > MaxPoll ? MaxPoll : poll * 2;
                 continue;
             }
@@ -306,7 +310,7 @@ internal sealed class RefreshCoordinator(
         var persisting = PersistRotatedAsync(key, leased, updated, tokens, oldRefreshToken, demand.LeavesPreviousIndexRow, preindexed);
         try
         {
-            return await persisting.WaitAsync(RotatedWriteCallerWait, time);
+            return await persisting.WaitAsync(RotatedWriteCallerWait);
         }
         catch (TimeoutException)
         {
@@ -340,7 +344,7 @@ internal sealed class RefreshCoordinator(
             {
                 Log.RotatedTokenWriteRetried(logger, key, attempt, ex.Failure);
                 metrics.RotatedTokenWrite("retried");
-                await Task.Delay(Jitter(delay), time);
+                await Task.Delay(Jitter(delay));
                 delay = delay * 2 > MaxRotatedWriteRetryDelay ? MaxRotatedWriteRetryDelay : delay * 2;
             }
             catch (Exception ex)

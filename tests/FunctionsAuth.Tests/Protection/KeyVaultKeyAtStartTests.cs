@@ -28,6 +28,10 @@ public sealed class KeyVaultKeyAtStartTests
         Assert.Contains(host.Logs.Lines, l => l.StartsWith("Error ", StringComparison.Ordinal)
             && l.Contains($"Version {version} of secret token-encryption-key (KeyVault) is not a token-encryption key", StringComparison.Ordinal));
         Assert.DoesNotContain(value, host.Logs.AllText, StringComparison.Ordinal);
+
+        // Nothing can be encrypted until the key is fixed: callers hear "retry", not a 500.
+        using var register = await host.PostJsonAsync("api/auth/sessions", """{"provider":"nowhere","refresh_token":"some-refresh-token","access_token":"some-access-token","expires_at":4102444800}""");
+        await Expect.ErrorAsync(register, HttpStatusCode.ServiceUnavailable, "temporarily_unavailable");
     }
 
     [Fact]
@@ -49,6 +53,8 @@ public sealed class KeyVaultKeyAtStartTests
         var environment = await TestEnvironment.CreateAsync();
         environment.Settings.Remove("FunctionsAuth:Secrets:token-encryption-key");
         environment.Settings["FunctionsAuth:KeyVaultUri"] = vault.VaultUri.AbsoluteUri;
+        environment.Settings["FunctionsAuth:Providers:nowhere:TokenEndpoint"] = "http://127.0.0.1:9/token";
+        environment.Settings["FunctionsAuth:Providers:nowhere:ClientId"] = "nowhere-app";
         return await environment.StartHostAsync(builder => builder.Services.AddSingleton<SecretClient>(vault.CreateClient()));
     }
 }
