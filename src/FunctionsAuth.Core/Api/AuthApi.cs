@@ -389,7 +389,7 @@ public sealed class AuthApi
     private static ApiResult ProviderError(string? error) =>
         ApiResult.Error(StatusCodes.Status502BadGateway, "provider_error", $"The provider rejected the request ({error ?? "unknown error"}); check the provider's configuration.");
 
-    private static ApiResult Unavailable(string? error, TimeSpan? retryAfter) => error == "rate_limited"
+    private static ApiResult Unavailable(string? error, TimeSpan? retryAfter) => error == TokenErrors.RateLimited
         ? ApiResult.Error(StatusCodes.Status429TooManyRequests, "rate_limited", "The provider is rate-limiting token requests; retry after the delay given.", retryAfter ?? TimeSpan.FromSeconds(5))
         : ApiResult.Error(StatusCodes.Status503ServiceUnavailable, "provider_unavailable", "The provider cannot be reached and no valid access token is stored; retry after the delay given.", retryAfter ?? TimeSpan.FromSeconds(5));
 

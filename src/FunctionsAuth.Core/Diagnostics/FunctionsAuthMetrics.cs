@@ -16,6 +16,7 @@ public sealed class FunctionsAuthMetrics
     private readonly Counter<long> sweeperErrors;
     private readonly Counter<long> rotatedTokenWrites;
     private readonly Counter<long> refreshOutcomeUnknown;
+    private readonly Counter<long> circuitTransitions;
 
     public FunctionsAuthMetrics(IMeterFactory meterFactory)
     {
@@ -27,6 +28,7 @@ public sealed class FunctionsAuthMetrics
         sweeperDuration = meter.CreateHistogram<double>("functionsauth.sweeper.run.duration", "s", "Duration of sweeper runs, by result (completed, budget_exhausted, cancelled).");
         rotatedTokenWrites = meter.CreateCounter<long>("functionsauth.rotated_token.writes", "{write}", "Writes of a rotated refresh token that met a storage failure, by result (retried, stored, lost).");
         refreshOutcomeUnknown = meter.CreateCounter<long>("functionsauth.refresh.outcome_unknown", "{refresh}", "Refreshes sent to a provider whose answer was lost (time-out, dropped connection, unreadable answer).");
+        circuitTransitions = meter.CreateCounter<long>("functionsauth.provider.circuit.transitions", "{transition}", "Changes of a provider's circuit breaker state (open, half_open, closed).");
         sweeperErrors = meter.CreateCounter<long>("functionsauth.sweeper.errors", "{error}", "Sessions a sweeper run could not handle because of an exception (storage, decryption...).");
     }
 
@@ -44,6 +46,9 @@ public sealed class FunctionsAuthMetrics
 
     internal void RefreshOutcomeUnknown(string provider, string error) =>
         refreshOutcomeUnknown.Add(1, new KeyValuePair<string, object?>("provider", provider), new KeyValuePair<string, object?>("error", error));
+
+    internal void CircuitStateChanged(string provider, string state) =>
+        circuitTransitions.Add(1, new KeyValuePair<string, object?>("provider", provider), new KeyValuePair<string, object?>("state", state));
 
     internal void RefreshRequest(string outcome) => refreshRequests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 

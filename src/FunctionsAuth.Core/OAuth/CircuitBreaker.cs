@@ -1,46 +1,72 @@
 using System.Collections.Concurrent;
+using FunctionsAuth.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.CircuitBreaker;
 
 namespace FunctionsAuth.OAuth;
 
 /// <summary>
-/// Per provider: after <see cref="FailureThreshold"/> consecutive "unavailable" answers, stop calling it for
-/// <see cref="BreakDuration"/> so a provider outage is not hammered by every request and sweep.
+/// One circuit per provider, on Polly's circuit breaker: when most recent token requests to a provider failed
+/// (no connection, 5xx, time-outs and dropped connections alike), stop calling it for <see cref="BreakDuration"/> so an
+/// outage is not hammered by every request and sweep; then let exactly one probe through (half-open) and close again
+/// only if it succeeds. Protocol answers (invalid_grant, invalid_client, 429 with its own delay) are not failures here.
 /// </summary>
-internal sealed class CircuitBreaker(TimeProvider time)
+internal sealed class CircuitBreaker(TimeProvider time, FunctionsAuthMetrics metrics, ILogger<CircuitBreaker> logger)
 {
-    public const int FailureThreshold = 5;
+    public const int MinimumThroughput = 5;
+    public const double FailureRatio = 0.5;
+    public static readonly TimeSpan SamplingDuration = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(30);
 
-    private readonly ConcurrentDictionary<string, State> states = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, ResiliencePipeline<TokenResult>> circuits = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>How long the circuit stays open for this provider; null when calls may go through.</summary>
-    public TimeSpan? OpenFor(string provider)
+    /// <summary>Runs one token request through the provider's circuit; an open circuit answers <c>circuit_open</c> without calling.</summary>
+    public async Task<TokenResult> ExecuteAsync(string provider, Func<CancellationToken, Task<TokenResult>> attempt, CancellationToken cancellationToken)
     {
-        if (!states.TryGetValue(provider, out var state))
+        var circuit = circuits.GetOrAdd(provider, Create);
+        try
         {
-            return null;
+            return await circuit.ExecuteAsync(static async (attempt, token) => await attempt(token), attempt, cancellationToken);
         }
-
-        var remaining = state.OpenUntil - time.GetUtcNow();
-        return remaining > TimeSpan.Zero ? remaining : null;
+        catch (BrokenCircuitException ex)
+        {
+            return TokenResult.Failed(TokenFailureKind.Unavailable, TokenErrors.CircuitOpen, ex.RetryAfter is { } retryAfter && retryAfter > TimeSpan.Zero ? retryAfter : BreakDuration);
+        }
     }
 
-    public void RecordSuccess(string provider) => states.TryRemove(provider, out _);
+    /// <summary>A failure that says the provider is in trouble, as opposed to an answer about this request.</summary>
+    internal static bool IsProviderFailure(TokenResult result) =>
+        result.Failure is TokenFailureKind.OutcomeUnknown
+        || (result.Failure is TokenFailureKind.Unavailable && result.Error is not (TokenErrors.RateLimited or TokenErrors.CircuitOpen));
 
-    public void RecordFailure(string provider)
-    {
-        var now = time.GetUtcNow();
-        states.AddOrUpdate(
-            provider,
-            static (_, _) => new State(1, DateTimeOffset.MinValue),
-            static (_, current, now) =>
+    private ResiliencePipeline<TokenResult> Create(string provider) =>
+        new ResiliencePipelineBuilder<TokenResult> { TimeProvider = time }
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<TokenResult>
             {
-                // Half-open: the first call after a break that fails opens the circuit again at once.
-                var failures = current.OpenUntil != DateTimeOffset.MinValue ? FailureThreshold : current.Failures + 1;
-                return failures >= FailureThreshold ? new State(failures, now + BreakDuration) : current with { Failures = failures };
-            },
-            now);
-    }
-
-    private sealed record State(int Failures, DateTimeOffset OpenUntil);
+                FailureRatio = FailureRatio,
+                MinimumThroughput = MinimumThroughput,
+                SamplingDuration = SamplingDuration,
+                BreakDuration = BreakDuration,
+                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Exception is not null and not OperationCanceledException || (args.Outcome.Result is { } result && IsProviderFailure(result))),
+                OnOpened = args =>
+                {
+                    Log.CircuitOpened(logger, provider, (int)args.BreakDuration.TotalSeconds);
+                    metrics.CircuitStateChanged(provider, "open");
+                    return ValueTask.CompletedTask;
+                },
+                OnHalfOpened = _ =>
+                {
+                    Log.CircuitHalfOpened(logger, provider);
+                    metrics.CircuitStateChanged(provider, "half_open");
+                    return ValueTask.CompletedTask;
+                },
+                OnClosed = _ =>
+                {
+                    Log.CircuitClosed(logger, provider);
+                    metrics.CircuitStateChanged(provider, "closed");
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
 }

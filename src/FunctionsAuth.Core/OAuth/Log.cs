@@ -25,6 +25,15 @@ internal static partial class Log
     [LoggerMessage(2007, LogLevel.Warning, "Provider {Provider} (Entra ID) has no offline_access in Scopes: Entra ID then issues no new refresh token, and sessions end when the old one expires.")]
     public static partial void EntraWithoutOfflineAccess(ILogger logger, string provider);
 
+    [LoggerMessage(2006, LogLevel.Warning, "Circuit for provider {Provider} opened: most recent token requests failed; no calls for {BreakSeconds} s.")]
+    public static partial void CircuitOpened(ILogger logger, string provider, int breakSeconds);
+
+    [LoggerMessage(2007, LogLevel.Information, "Circuit for provider {Provider} half-open: one probe request goes through.")]
+    public static partial void CircuitHalfOpened(ILogger logger, string provider);
+
+    [LoggerMessage(2008, LogLevel.Information, "Circuit for provider {Provider} closed: the provider answers again.")]
+    public static partial void CircuitClosed(ILogger logger, string provider);
+
     [LoggerMessage(2005, LogLevel.Warning, "Revocation at provider {Provider} failed: {Error}.")]
     public static partial void RevocationFailed(ILogger logger, string provider, string error);
 }

@@ -21,6 +21,7 @@ internal sealed class OAuthClient(
     ISecretSource secrets,
     CircuitBreaker circuitBreaker,
     FunctionsAuthMetrics metrics,
+    TimeProvider time,
     IOptions<FunctionsAuthOptions> options,
     ILogger<OAuthClient> logger)
 {
@@ -33,6 +34,9 @@ internal sealed class OAuthClient(
 
     private static readonly TimeSpan BaseBackoff = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan DefaultRetryAfter = TimeSpan.FromSeconds(5);
+
+    /// <summary>Per provider: whether its last successful refresh carried a new refresh token. Unknown counts as rotating.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> rotatingProviders = new(StringComparer.OrdinalIgnoreCase);
 
     public Task<TokenResult> RefreshAsync(string provider, string refreshToken, CancellationToken cancellationToken) =>
         SendTokenRequestAsync(
@@ -104,12 +108,6 @@ internal sealed class OAuthClient(
         Func<ProviderDescriptor, KeyValuePair<string, string>[]> parameters,
         CancellationToken cancellationToken)
     {
-        if (circuitBreaker.OpenFor(provider) is { } openFor)
-        {
-            metrics.ProviderRequest(provider, grantType, "circuit_open");
-            return TokenResult.Failed(TokenFailureKind.Unavailable, "circuit_open", openFor);
-        }
-
         ProviderDescriptor descriptor;
         try
         {
@@ -117,7 +115,6 @@ internal sealed class OAuthClient(
         }
         catch (Exception ex) when (IsTransportFailure(ex, cancellationToken))
         {
-            circuitBreaker.RecordFailure(provider);
             Log.DiscoveryUnavailable(logger, provider);
             return TokenResult.Failed(TokenFailureKind.Unavailable, "discovery_unavailable", DefaultRetryAfter);
         }
@@ -133,7 +130,18 @@ internal sealed class OAuthClient(
         var secretReloaded = false;
         for (var attempt = 1; ; attempt++)
         {
-            var result = await SendOnceAsync(descriptor, grantType, secret, body, cancellationToken);
+            var result = await circuitBreaker.ExecuteAsync(provider, token => SendOnceAsync(descriptor, grantType, secret, body, token), cancellationToken);
+            if (result.Error == TokenErrors.CircuitOpen)
+            {
+                metrics.ProviderRequest(provider, grantType, TokenErrors.CircuitOpen);
+                return result;
+            }
+
+            if (grantType == "refresh_token" && result.Succeeded)
+            {
+                rotatingProviders[provider] = result.Tokens.RefreshToken is not null;
+            }
+
             if (result.Failure == TokenFailureKind.InvalidClient && !secretReloaded && descriptor.ClientSecretName is not null)
             {
                 // The secret may have been rotated in Key Vault: reload it once. Client authentication failed before the
@@ -145,21 +153,12 @@ internal sealed class OAuthClient(
                 continue;
             }
 
-            if (result.Failure != TokenFailureKind.Unavailable || attempt >= MaxAttempts || (result.Error == "rate_limited" && result.RetryAfter > MaxInlineRetryDelay))
+            if (result.Failure != TokenFailureKind.Unavailable || attempt >= MaxAttempts || (result.Error == TokenErrors.RateLimited && result.RetryAfter > MaxInlineRetryDelay))
             {
-                if (result.Failure == TokenFailureKind.Unavailable)
-                {
-                    circuitBreaker.RecordFailure(provider);
-                }
-                else if (result.Succeeded)
-                {
-                    circuitBreaker.RecordSuccess(provider);
-                }
-
                 return result;
             }
 
-            var delay = result.RetryAfter is { } retryAfter && result.Error == "rate_limited"
+            var delay = result.RetryAfter is { } retryAfter && result.Error == TokenErrors.RateLimited
                 ? retryAfter
                 : Jitter(BaseBackoff * Math.Pow(2, attempt - 1));
             Log.RetryingTokenRequest(logger, provider, grantType, result.Error ?? "unavailable", attempt, (int)delay.TotalMilliseconds);
@@ -182,7 +181,7 @@ internal sealed class OAuthClient(
         try
         {
             using var response = await httpClientFactory.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            result = await ReadResponseAsync(response, timeout.Token);
+            result = await ReadResponseAsync(response, SpendsItsGrant(descriptor.Name, grantType), timeout.Token);
         }
         catch (HttpRequestException ex) when (ex.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError)
         {
@@ -208,17 +207,32 @@ internal sealed class OAuthClient(
         return result;
     }
 
-    private static async Task<TokenResult> ReadResponseAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether a request of this grant, once processed, cannot be sent again: an authorization code is single-use, and a
+    /// provider that rotates refresh tokens (or that has not shown yet that it does not) spends the one it was sent.
+    /// </summary>
+    private bool SpendsItsGrant(string provider, string grantType) =>
+        grantType != "refresh_token" || !rotatingProviders.TryGetValue(provider, out var rotates) || rotates;
+
+    private async Task<TokenResult> ReadResponseAsync(HttpResponseMessage response, bool spendsItsGrant, CancellationToken cancellationToken)
     {
         var status = (int)response.StatusCode;
         if (response.StatusCode == HttpStatusCode.TooManyRequests)
         {
-            return TokenResult.Failed(TokenFailureKind.Unavailable, "rate_limited", RetryAfter(response) ?? DefaultRetryAfter);
+            return TokenResult.Failed(TokenFailureKind.Unavailable, TokenErrors.RateLimited, RetryAfter(response) ?? DefaultRetryAfter);
+        }
+
+        if (response.StatusCode == HttpStatusCode.ServiceUnavailable || (status >= 500 && !spendsItsGrant))
+        {
+            // 503 means "not processed, come back later" (RFC 9110 §15.6.4): safe to send again.
+            return TokenResult.Failed(TokenFailureKind.Unavailable, TokenErrors.ServerError, RetryAfter(response) ?? DefaultRetryAfter);
         }
 
         if (status >= 500)
         {
-            return TokenResult.Failed(TokenFailureKind.Unavailable, "server_error", RetryAfter(response) ?? DefaultRetryAfter);
+            // A 500, 502 or 504 can come after the provider committed the rotation (a crash after the write, a gateway
+            // time-out): sending the same token again could spend it twice, so the outcome is unknown, not a retry.
+            return TokenResult.Failed(TokenFailureKind.OutcomeUnknown, TokenErrors.ServerError, RetryAfter(response) ?? DefaultRetryAfter);
         }
 
         var body = await TokenResponse.ReadAsync(response.Content, cancellationToken);
@@ -245,7 +259,7 @@ internal sealed class OAuthClient(
             : TokenResult.Failed(TokenFailureKind.Rejected, "http_" + status.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    private static TokenResult Rejection(HttpResponseMessage response, string error) => error switch
+    private TokenResult Rejection(HttpResponseMessage response, string error) => error switch
     {
         "invalid_grant" => TokenResult.Failed(TokenFailureKind.InvalidGrant, "invalid_grant"),
 
@@ -286,7 +300,9 @@ internal sealed class OAuthClient(
     private async ValueTask<string?> GetClientSecretAsync(ProviderDescriptor descriptor, bool refresh, CancellationToken cancellationToken) =>
         descriptor.ClientSecretName is { Length: > 0 } name ? await secrets.GetSecretAsync(name, refresh, cancellationToken) : null;
 
-    private static TimeSpan? RetryAfter(HttpResponseMessage response)
+    private TimeSpan? RetryAfter(HttpResponseMessage response) => RetryAfter(response, time.GetUtcNow());
+
+    internal static TimeSpan? RetryAfter(HttpResponseMessage response, DateTimeOffset now)
     {
         var header = response.Headers.RetryAfter;
         if (header?.Delta is { } delta)
@@ -296,7 +312,8 @@ internal sealed class OAuthClient(
 
         if (header?.Date is { } date)
         {
-            var delay = date - (response.Headers.Date ?? date);
+            // An HTTP-date is relative to the answer's Date header, or to our clock when the provider sent none.
+            var delay = date - (response.Headers.Date ?? now);
             return delay > TimeSpan.Zero ? delay : TimeSpan.Zero;
         }
 

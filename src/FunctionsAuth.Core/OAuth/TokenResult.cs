@@ -27,6 +27,14 @@ internal enum TokenFailureKind
     OutcomeUnknown,
 }
 
+/// <summary>The <see cref="TokenResult.Error"/> values that are ours rather than a provider's OAuth error code.</summary>
+internal static class TokenErrors
+{
+    public const string RateLimited = "rate_limited";
+    public const string CircuitOpen = "circuit_open";
+    public const string ServerError = "server_error";
+}
+
 /// <summary>A token request's answer. Protocol failures are results; broken configuration is an exception.</summary>
 internal sealed record TokenResult
 {
@@ -46,6 +54,8 @@ internal sealed record TokenResult
 
     public TimeSpan? RetryAfter { get; }
 
+    [System.Diagnostics.CodeAnalysis.MemberNotNullWhen(true, nameof(Tokens))]
+    [System.Diagnostics.CodeAnalysis.MemberNotNullWhen(false, nameof(Failure))]
     public bool Succeeded => Tokens is not null;
 
     public static TokenResult Success(TokenSet tokens) => new(tokens, null, null, null);

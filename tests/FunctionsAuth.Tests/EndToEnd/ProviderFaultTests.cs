@@ -44,7 +44,7 @@ public sealed class ProviderFaultTests : IAsyncLifetime
     {
         var created = await HandOverAsync(expiresIn: TimeSpan.FromMinutes(5));
         environment.Clock.Advance(TimeSpan.FromMinutes(6));
-        provider.Then(ScriptedResponse.ServerError(502)).Then(ScriptedResponse.ServerError(502)).Then(ScriptedResponse.ServerError(502));
+        provider.Then(ScriptedResponse.ServerError(503)).Then(ScriptedResponse.ServerError(503)).Then(ScriptedResponse.ServerError(503));
 
         using var response = await host.RefreshAsync(created.Session);
 
@@ -53,19 +53,50 @@ public sealed class ProviderFaultTests : IAsyncLifetime
         Assert.Equal(3, provider.TokenRequests);
     }
 
+    [Theory]
+    [InlineData(500)]
+    [InlineData(502)]
+    [InlineData(504)]
+    public async Task Refresh_500Or502Or504FromAProviderThatRotates_NotSentAgainBecauseTheTokenMayBeSpent(int status)
+    {
+        var created = await HandOverAsync(expiresIn: TimeSpan.FromMinutes(5));
+        environment.Clock.Advance(TimeSpan.FromMinutes(6));
+        provider.Then(ScriptedResponse.ServerError(status)).Then(ScriptedResponse.ServerError(status));
+
+        await Expect.ErrorAsync(await host.RefreshAsync(created.Session), HttpStatusCode.ServiceUnavailable, "provider_unavailable");
+
+        Assert.Equal(1, provider.TokenRequests);
+        Assert.StartsWith(RefreshCoordinator.OutcomeUnknownPrefix, (await RowAsync(created.Session)).LastError);
+    }
+
+    [Fact]
+    public async Task Refresh_500FromAProviderSeenNotToRotate_RetriedInLine()
+    {
+        var created = await HandOverAsync(expiresIn: TimeSpan.FromMinutes(5));
+        environment.Clock.Advance(TimeSpan.FromMinutes(6));
+        provider.Then(ScriptedResponse.Tokens(rotate: false));
+        await Expect.TokenAsync(await host.RefreshAsync(created.Session));
+        environment.Clock.Advance(TimeSpan.FromHours(2));
+        provider.Then(ScriptedResponse.ServerError(500)).Then(ScriptedResponse.Tokens(rotate: false));
+
+        Assert.True((await Expect.TokenAsync(await host.RefreshAsync(created.Session))).Refreshed);
+
+        Assert.Equal(3, provider.TokenRequests);
+    }
+
     [Fact]
     public async Task Refresh_TransientFailureThenSuccess_RetriedOnceAndRefreshed()
     {
         var created = await HandOverAsync(expiresIn: TimeSpan.FromMinutes(5));
         environment.Clock.Advance(TimeSpan.FromMinutes(6));
-        provider.Then(ScriptedResponse.ServerError(500));
+        provider.Then(ScriptedResponse.ServerError(503));
 
         var answer = await Expect.TokenAsync(await host.RefreshAsync(created.Session));
 
         Assert.True(answer.Refreshed);
         Assert.Equal(2, provider.TokenRequests);
 
-        // A 5xx means the provider did not process the token: the same one is sent again, then the rotated one is kept.
+        // A 503 means the provider did not process the token: the same one is sent again, then the rotated one is kept.
         Assert.Equal(["handed-over-refresh", "handed-over-refresh"], provider.PresentedRefreshTokens);
     }
 
