@@ -224,7 +224,8 @@ public sealed class AuthApi
             RefreshStatus.ReauthRequired => ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", "The provider refused the refresh token."),
             RefreshStatus.ProviderError => ProviderError(outcome.Error),
             RefreshStatus.TemporarilyUnavailable => TemporarilyUnavailable(outcome.RetryAfter),
-            _ => Unavailable(outcome.Error, outcome.RetryAfter),
+            RefreshStatus.RateLimited => RateLimited(outcome.RetryAfter),
+            _ => ProviderUnavailable(outcome.RetryAfter),
         };
     }
 
@@ -252,7 +253,8 @@ public sealed class AuthApi
                     ApiJsonContext.Default.AccessTokenResponse),
             { Status: RefreshStatus.ReauthRequired } => ReauthRequired(outcome.Error ?? outcome.Session?.LastError),
             { Status: RefreshStatus.ProviderError } => ProviderError(outcome.Error),
-            { Status: RefreshStatus.Unavailable } => Unavailable(outcome.Error, outcome.RetryAfter),
+            { Status: RefreshStatus.Unavailable or RefreshStatus.Busy } => ProviderUnavailable(outcome.RetryAfter),
+            { Status: RefreshStatus.RateLimited } => RateLimited(outcome.RetryAfter),
             { Status: RefreshStatus.TemporarilyUnavailable } => TemporarilyUnavailable(outcome.RetryAfter),
             _ => InvalidSession(),
         };
@@ -389,9 +391,15 @@ public sealed class AuthApi
     private static ApiResult ProviderError(string? error) =>
         ApiResult.Error(StatusCodes.Status502BadGateway, "provider_error", $"The provider rejected the request ({error ?? "unknown error"}); check the provider's configuration.");
 
-    private static ApiResult Unavailable(string? error, TimeSpan? retryAfter) => error == TokenErrors.RateLimited
-        ? ApiResult.Error(StatusCodes.Status429TooManyRequests, "rate_limited", "The provider is rate-limiting token requests; retry after the delay given.", retryAfter ?? TimeSpan.FromSeconds(5))
-        : ApiResult.Error(StatusCodes.Status503ServiceUnavailable, "provider_unavailable", "The provider cannot be reached and no valid access token is stored; retry after the delay given.", retryAfter ?? TimeSpan.FromSeconds(5));
+    /// <summary>A code redemption that did not get through: its TokenResult says which of the two it was.</summary>
+    private static ApiResult Unavailable(string? error, TimeSpan? retryAfter) =>
+        error == TokenErrors.RateLimited ? RateLimited(retryAfter) : ProviderUnavailable(retryAfter);
+
+    private static ApiResult RateLimited(TimeSpan? retryAfter) =>
+        ApiResult.Error(StatusCodes.Status429TooManyRequests, "rate_limited", "The provider is rate-limiting token requests; retry after the delay given.", retryAfter ?? TimeSpan.FromSeconds(5));
+
+    private static ApiResult ProviderUnavailable(TimeSpan? retryAfter) =>
+        ApiResult.Error(StatusCodes.Status503ServiceUnavailable, "provider_unavailable", "The provider cannot be reached and no valid access token is stored; retry after the delay given.", retryAfter ?? TimeSpan.FromSeconds(5));
 
     private static bool IsUnreserved(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '~';
 }

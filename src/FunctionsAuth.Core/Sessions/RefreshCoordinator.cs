@@ -45,9 +45,6 @@ internal sealed class RefreshCoordinator(
     /// <summary>Lifetime assumed when a provider omits expires_in (RFC 6749 leaves it open; one hour is the common default).</summary>
     private static readonly TimeSpan DefaultAccessTokenLifetime = TimeSpan.FromHours(1);
 
-    /// <summary>Error of the outcome given up on waiting for another instance's refresh of the session.</summary>
-    public const string RefreshInProgress = "refresh_in_progress";
-
     /// <summary>Prefix of a session's <c>LastError</c> after an attempt whose outcome is unknown (the token may be spent).</summary>
     public const string OutcomeUnknownPrefix = "outcome_unknown:";
 
@@ -116,36 +113,28 @@ internal sealed class RefreshCoordinator(
         {
             var session = lastRead ?? await store.GetAsync(key, CancellationToken.None);
             lastRead = null;
-            if (session is null || session.Status == SessionStatus.Revoked)
-            {
-                return new RefreshOutcome(RefreshStatus.InvalidSession);
-            }
-
-            if (session.Status == SessionStatus.ReauthRequired)
-            {
-                return new RefreshOutcome(RefreshStatus.ReauthRequired, session);
-            }
-
             var now = time.GetUtcNow();
-            if (demand.IsSatisfiedBy(session, now))
+            switch (RefreshRules.Decide(session, demand, now))
             {
-                return await CurrentAsync(session);
+                case RowAction.Invalid:
+                    return new RefreshOutcome(RefreshStatus.InvalidSession);
+                case RowAction.ReauthRequired:
+                    return new RefreshOutcome(RefreshStatus.ReauthRequired, session);
+                case RowAction.Serve or RowAction.ServeInBackoff:
+                    return await CurrentAsync(session!);
+                case RowAction.WaitForLease:
+                    // Someone else (this or another instance) is refreshing: wait for its result, then re-read.
+                    if (Stopwatch.GetElapsedTime(waitStarted) > maxWait)
+                    {
+                        return new RefreshOutcome(RefreshStatus.Busy, session, RetryAfter: BusyRetryAfter, Error: "refresh_in_progress");
+                    }
+
+                    await Task.Delay(poll);
+                    poll = poll * 2 > MaxPoll ? MaxPoll : poll * 2;
+                    continue;
             }
 
-            if (session.IsLeased(now))
-            {
-                // Someone else (this or another instance) is refreshing: wait for its result, then re-read.
-                if (Stopwatch.GetElapsedTime(waitStarted) > maxWait)
-                {
-                    return new RefreshOutcome(RefreshStatus.Unavailable, session, RetryAfter: BusyRetryAfter, Error: RefreshInProgress);
-                }
-
-                await Task.Delay(poll);
-                poll = poll * 2 > MaxPoll ? MaxPoll : poll * 2;
-                continue;
-            }
-
-            var claimed = session.Clone();
+            var claimed = session!.Clone();
             claimed.LeaseId = Guid.NewGuid().ToString("N");
             claimed.LeaseExpiresAt = now + opts.LeaseDuration;
             switch (await store.TryUpdateAsync(claimed, CancellationToken.None))
@@ -246,7 +235,8 @@ internal sealed class RefreshCoordinator(
 
             default:
                 var failed = await ReleaseAsync(leased, demand, preindexed, s => RecordFailure(s, result.Error, now));
-                return new RefreshOutcome(RefreshStatus.Unavailable, failed, RetryAfter: result.RetryAfter, Error: result.Error);
+                var status = result.Error == TokenErrors.RateLimited ? RefreshStatus.RateLimited : RefreshStatus.Unavailable;
+                return new RefreshOutcome(status, failed, RetryAfter: result.RetryAfter, Error: result.Error);
         }
     }
 

@@ -17,8 +17,14 @@ internal enum RefreshStatus
     /// <summary>The provider refused the refresh token (invalid_grant): the user must sign in again.</summary>
     ReauthRequired,
 
-    /// <summary>The provider could not be reached, rate-limited us, or the outcome of the call is unknown.</summary>
+    /// <summary>The provider could not be reached, or the outcome of the call is unknown.</summary>
     Unavailable,
+
+    /// <summary>The provider is rate-limiting token requests (429); <see cref="RefreshOutcome.RetryAfter"/> says for how long.</summary>
+    RateLimited,
+
+    /// <summary>Another caller (or instance) holds the refresh lease and did not finish within the wait: nothing was sent.</summary>
+    Busy,
 
     /// <summary>The provider refused the request for a configuration reason (invalid_client, invalid_scope...).</summary>
     ProviderError,
@@ -52,6 +58,12 @@ internal abstract record RefreshDemand(bool RecordActivity, bool LeavesPreviousI
 {
     public abstract bool IsSatisfiedBy(SessionEntity session, DateTimeOffset now);
 
+    /// <summary>
+    /// A front end's first look at a row in back-off takes a still-valid token over a call to a failing provider.
+    /// The sweeper does not ask: its due times already wait out the back-off.
+    /// </summary>
+    public virtual bool ServesDuringBackoff => false;
+
     /// <summary>A front end's need: an access token still valid for <paramref name="minTtl"/>.</summary>
     public static RefreshDemand ValidFor(TimeSpan minTtl, bool recordActivity = true) => new AccessTokenDemand(minTtl, recordActivity);
 
@@ -62,6 +74,8 @@ internal abstract record RefreshDemand(bool RecordActivity, bool LeavesPreviousI
 /// <summary>An access token valid for at least <see cref="MinTtl"/>.</summary>
 internal sealed record AccessTokenDemand(TimeSpan MinTtl, bool RecordActivity) : RefreshDemand(RecordActivity)
 {
+    public override bool ServesDuringBackoff => true;
+
     /// <summary>Validity a fresh token must have beyond <see cref="MinTtl"/> for a refresh to count as meeting it (at most a twentieth of its lifetime).</summary>
     public static readonly TimeSpan MinUsefulValidity = TimeSpan.FromMinutes(1);
 

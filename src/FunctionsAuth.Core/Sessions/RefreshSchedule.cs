@@ -41,12 +41,12 @@ internal static class RefreshSchedule
 
     /// <summary>
     /// When the row is deleted: past the absolute lifetime whatever its state; a session the user must sign in to again
-    /// (or revoked) once the front end has had the retention period to read that state.
+    /// once the front end has had the retention period to read that state. (A revoked session is deleted at once.)
     /// </summary>
     public static DateTimeOffset PurgeAt(SessionEntity session, SweeperOptions options)
     {
         var end = session.CreatedAt + options.AbsoluteLifetime;
-        if (session.Status is SessionStatus.ReauthRequired or SessionStatus.Revoked)
+        if (session.Status == SessionStatus.ReauthRequired)
         {
             var retained = (session.StatusChangedAt ?? session.CreatedAt) + options.RetentionPeriod;
             return retained < end ? retained : end;

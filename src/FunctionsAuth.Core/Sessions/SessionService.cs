@@ -79,35 +79,28 @@ internal sealed class SessionService(
     public async Task<RefreshOutcome> GetAccessTokenAsync(SessionKey key, TimeSpan minTtl, CancellationToken cancellationToken)
     {
         var session = await store.GetAsync(key, cancellationToken);
-        if (session is null || session.Status == SessionStatus.Revoked)
-        {
-            return new RefreshOutcome(RefreshStatus.InvalidSession);
-        }
-
-        if (session.Status == SessionStatus.ReauthRequired)
-        {
-            return new RefreshOutcome(RefreshStatus.ReauthRequired, session);
-        }
-
         var now = time.GetUtcNow();
         var demand = RefreshDemand.ValidFor(minTtl);
-        var stillValid = session.AccessToken is not null && session.AccessTokenExpiresAt > now;
-        if (demand.IsSatisfiedBy(session, now) || (stillValid && session.NextAttemptAt > now && !session.IsLeased(now)))
+        switch (RefreshRules.Decide(session, demand, now))
         {
-            // The fast path: one point read, no provider call. A session in back-off after provider failures is
-            // served its still-valid token rather than hammering the provider on every request.
-            var current = await coordinator.CurrentAsync(session);
-            if (current.Status == RefreshStatus.Current)
-            {
-                await RecordActivityAsync(session, now);
-            }
+            case RowAction.Invalid:
+                return new RefreshOutcome(RefreshStatus.InvalidSession);
+            case RowAction.ReauthRequired:
+                return new RefreshOutcome(RefreshStatus.ReauthRequired, session);
+            case RowAction.Serve or RowAction.ServeInBackoff:
+                // The fast path: one point read, no provider call.
+                var current = await coordinator.CurrentAsync(session!);
+                if (current.Status == RefreshStatus.Current)
+                {
+                    await RecordActivityAsync(session!, now);
+                }
 
-            return current;
+                return current;
         }
 
         // The row just read starts the flight (its ETag guards the lease claim): no second read.
         var outcome = await coordinator.EnsureCurrentAsync(key, demand, cancellationToken, lastRead: session);
-        if (outcome is { Status: RefreshStatus.Unavailable or RefreshStatus.ProviderError or RefreshStatus.TemporarilyUnavailable, Session: { AccessToken: not null } stale }
+        if (outcome is { Status: RefreshStatus.Unavailable or RefreshStatus.RateLimited or RefreshStatus.Busy or RefreshStatus.ProviderError or RefreshStatus.TemporarilyUnavailable, Session: { AccessToken: not null } stale }
             && stale.AccessTokenExpiresAt > time.GetUtcNow())
         {
             // The provider (or our storage, while a rotated token's write is retried) is down but the stored token

@@ -63,7 +63,6 @@ internal static class SessionStatus
 {
     public const string Active = "active";
     public const string ReauthRequired = "reauth_required";
-    public const string Revoked = "revoked";
 
     /// <summary>Refresh kept failing for longer than the sweeper's limit: reported, refreshed only on demand.</summary>
     public const string Failing = "failing";

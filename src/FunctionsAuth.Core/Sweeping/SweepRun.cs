@@ -81,7 +81,7 @@ internal sealed class SweepRun
             case RefreshStatus.ReauthRequired:
                 Interlocked.Increment(ref reauth);
                 break;
-            case RefreshStatus.Unavailable or RefreshStatus.ProviderError or RefreshStatus.TemporarilyUnavailable when outcome.Error != RefreshCoordinator.RefreshInProgress:
+            case RefreshStatus.Unavailable or RefreshStatus.RateLimited or RefreshStatus.ProviderError or RefreshStatus.TemporarilyUnavailable:
                 Interlocked.Increment(ref failed);
                 if (outcome.Session?.Status == SessionStatus.Failing)
                 {

@@ -175,7 +175,8 @@ public sealed class Sweeper
             return;
         }
 
-        if (session.IsLeased(now))
+        var action = RefreshRules.Decide(session, run.Demand, now);
+        if (action == RowAction.WaitForLease)
         {
             // Being refreshed right now (request path or another instance): its lease owner moves the index row.
             run.Skipped();
@@ -188,9 +189,9 @@ public sealed class Sweeper
             return;
         }
 
-        if (dueAt > now)
+        if (action != RowAction.Refresh || dueAt > now)
         {
-            // Due later within this minute's bucket: never refreshed early, left for the next run.
+            // Not due (or due later within this minute's bucket: never refreshed early), left for the next run.
             run.Skipped();
             await ReEncryptIfNeededAsync(run, session, now, stop);
             return;
