@@ -11,25 +11,8 @@ namespace FunctionsAuth.Tests.EndToEnd;
 /// What providers really answer, from a scripted token endpoint: odd but successful bodies, errors in odd places,
 /// Entra ID's "the user must interact" codes, and token lifetimes against min_ttl.
 /// </summary>
-public sealed class ProviderAnswerTests : IAsyncLifetime
+public sealed class ProviderAnswerTests : ScriptedProviderTestBase
 {
-    private ScriptedProvider provider = null!;
-    private TestEnvironment environment = null!;
-    private TestHost host = null!;
-
-    public async Task InitializeAsync()
-    {
-        provider = await ScriptedProvider.StartAsync();
-        environment = (await TestEnvironment.CreateAsync()).WithScriptedProvider(provider);
-        host = await environment.StartHostAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await host.DisposeAsync();
-        await provider.DisposeAsync();
-    }
-
     [Theory]
     [InlineData("""{"access_token":"{access_token}","token_type":"Bearer","expires_in":"3599.0","refresh_token":"{refresh_token}"}""", 3599)]
     [InlineData("""{"access_token":"{access_token}","token_type":"Bearer","expires_in":3599.5,"refresh_token":"{refresh_token}"}""", 3599)]
@@ -38,34 +21,34 @@ public sealed class ProviderAnswerTests : IAsyncLifetime
     public async Task Refresh_OddButSuccessfulAnswer_RotatedTokenKeptAndUsedNext(string body, int expectedLifetimeSeconds)
     {
         var created = await HandOverExpiredAsync();
-        provider.Then(ScriptedResponse.Raw(200, body));
+        Provider.Then(ScriptedResponse.Raw(200, body));
 
-        var answer = await Expect.TokenAsync(await host.RefreshAsync(created.Session));
+        var answer = await Expect.TokenAsync(await Host.RefreshAsync(created.Session));
 
         Assert.True(answer.Refreshed);
-        Assert.InRange(answer.ExpiresAt - environment.Clock.GetUtcNow().ToUnixTimeSeconds(), expectedLifetimeSeconds - 5, expectedLifetimeSeconds);
-        var rotated = Assert.Single(provider.IssuedRefreshTokens);
-        environment.Clock.Advance(TimeSpan.FromHours(2));
-        Assert.True((await Expect.TokenAsync(await host.RefreshAsync(created.Session))).Refreshed);
-        Assert.Equal(["handed-over-refresh", rotated], provider.PresentedRefreshTokens);
+        Assert.InRange(answer.ExpiresAt - Environment.Clock.GetUtcNow().ToUnixTimeSeconds(), expectedLifetimeSeconds - 5, expectedLifetimeSeconds);
+        var rotated = Assert.Single(Provider.IssuedRefreshTokens);
+        Environment.Clock.Advance(TimeSpan.FromHours(2));
+        Assert.True((await Expect.TokenAsync(await Host.RefreshAsync(created.Session))).Refreshed);
+        Assert.Equal(["handed-over-refresh", rotated], Provider.PresentedRefreshTokens);
     }
 
     [Fact]
     public async Task Refresh_ScopeAsAnArray_StoredSpaceSeparated()
     {
         var created = await HandOverExpiredAsync();
-        provider.Then(ScriptedResponse.Raw(200, """{"access_token":"{access_token}","expires_in":600,"refresh_token":"{refresh_token}","scope":["openid","api"]}"""));
+        Provider.Then(ScriptedResponse.Raw(200, """{"access_token":"{access_token}","expires_in":600,"refresh_token":"{refresh_token}","scope":["openid","api"]}"""));
 
-        Assert.Equal("openid api", (await Expect.TokenAsync(await host.RefreshAsync(created.Session))).Scope);
+        Assert.Equal("openid api", (await Expect.TokenAsync(await Host.RefreshAsync(created.Session))).Scope);
     }
 
     [Fact]
     public async Task Refresh_ErrorInA200_TreatedAsThatError()
     {
         var created = await HandOverExpiredAsync();
-        provider.Then(ScriptedResponse.Raw(200, """{"error":"invalid_grant","error_description":"revoked"}"""));
+        Provider.Then(ScriptedResponse.Raw(200, """{"error":"invalid_grant","error_description":"revoked"}"""));
 
-        await Expect.ErrorAsync(await host.RefreshAsync(created.Session), HttpStatusCode.Unauthorized, "reauth_required");
+        await Expect.ErrorAsync(await Host.RefreshAsync(created.Session), HttpStatusCode.Unauthorized, "reauth_required");
         Assert.Equal(SessionStatus.ReauthRequired, (await RowAsync(created.Session)).Status);
     }
 
@@ -75,24 +58,24 @@ public sealed class ProviderAnswerTests : IAsyncLifetime
     public async Task Refresh_Non4xxJson_ARejectionNotAnUnknownOutcome(int status, string body, string contentType)
     {
         var created = await HandOverExpiredAsync();
-        provider.Then(ScriptedResponse.Raw(status, body, contentType));
+        Provider.Then(ScriptedResponse.Raw(status, body, contentType));
 
-        await Expect.ErrorAsync(await host.RefreshAsync(created.Session), HttpStatusCode.BadGateway, "provider_error");
+        await Expect.ErrorAsync(await Host.RefreshAsync(created.Session), HttpStatusCode.BadGateway, "provider_error");
 
         var row = await RowAsync(created.Session);
         Assert.Equal($"http_{status}", row.LastError);
-        Assert.DoesNotContain(host.Logs.Lines, line => line.Contains("outcome of the refresh", StringComparison.Ordinal));
+        Assert.DoesNotContain(Host.Logs.Lines, line => line.Contains("outcome of the refresh", StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task Refresh_Empty401_IsInvalidClient_SecretReloadedOnceThenProviderError()
     {
         var created = await HandOverExpiredAsync();
-        provider.Then(ScriptedResponse.Raw(401, "", "text/plain")).Then(ScriptedResponse.Raw(401, "", "text/plain"));
+        Provider.Then(ScriptedResponse.Raw(401, "", "text/plain")).Then(ScriptedResponse.Raw(401, "", "text/plain"));
 
-        await Expect.ErrorAsync(await host.RefreshAsync(created.Session), HttpStatusCode.BadGateway, "provider_error");
+        await Expect.ErrorAsync(await Host.RefreshAsync(created.Session), HttpStatusCode.BadGateway, "provider_error");
 
-        Assert.Equal(2, provider.TokenRequests);
+        Assert.Equal(2, Provider.TokenRequests);
     }
 
     [Theory]
@@ -102,15 +85,15 @@ public sealed class ProviderAnswerTests : IAsyncLifetime
     public async Task Refresh_EntraAsksTheUserToInteract_ReauthRequiredWithTheReason(string code)
     {
         var created = await HandOverExpiredAsync();
-        provider.Then(ScriptedResponse.OAuthError(code));
+        Provider.Then(ScriptedResponse.OAuthError(code));
 
-        var first = await Expect.ErrorAsync(await host.RefreshAsync(created.Session), HttpStatusCode.Unauthorized, "reauth_required");
-        var again = await Expect.ErrorAsync(await host.RefreshAsync(created.Session), HttpStatusCode.Unauthorized, "reauth_required");
+        var first = await Expect.ErrorAsync(await Host.RefreshAsync(created.Session), HttpStatusCode.Unauthorized, "reauth_required");
+        var again = await Expect.ErrorAsync(await Host.RefreshAsync(created.Session), HttpStatusCode.Unauthorized, "reauth_required");
 
         Assert.Contains(code, first.ErrorDescription, StringComparison.Ordinal);
         Assert.Contains(code, again.ErrorDescription, StringComparison.Ordinal);
-        Assert.Equal(1, provider.TokenRequests);
-        Assert.Contains(host.Logs.Lines, line => line.Contains($"({code}): sign-in required", StringComparison.Ordinal));
+        Assert.Equal(1, Provider.TokenRequests);
+        Assert.Contains(Host.Logs.Lines, line => line.Contains($"({code}): sign-in required", StringComparison.Ordinal));
     }
 
     [Theory]
@@ -119,7 +102,7 @@ public sealed class ProviderAnswerTests : IAsyncLifetime
     [InlineData("HTTPS://App.Example.com:443/cb")]
     public async Task RegisterCode_RedirectUri_SentExactlyAsReceived(string redirectUri)
     {
-        using var response = await host.Client.PostAsJsonAsync("api/auth/sessions", new Dictionary<string, string>
+        using var response = await Host.Client.PostAsJsonAsync("api/auth/sessions", new Dictionary<string, string>
         {
             ["provider"] = TestEnvironment.ScriptedProvider,
             ["code"] = "some-code",
@@ -128,63 +111,58 @@ public sealed class ProviderAnswerTests : IAsyncLifetime
         });
 
         await Expect.StatusAsync(response, HttpStatusCode.Created);
-        Assert.Equal([redirectUri], provider.PresentedRedirectUris);
+        Assert.Equal([redirectUri], Provider.PresentedRedirectUris);
     }
 
     [Fact]
     public async Task Refresh_ShortLivedTokenAndSmallMinTtl_RefreshedBeforeExpiryNotAfter()
     {
-        provider.AccessTokenLifetime = TimeSpan.FromSeconds(20);
+        Provider.AccessTokenLifetime = TimeSpan.FromSeconds(20);
         var created = await RegisterWithoutAccessTokenAsync();
 
-        environment.Clock.Advance(TimeSpan.FromSeconds(17));
-        var stillGood = await Expect.TokenAsync(await host.RefreshAsync(created.Session, minTtl: 2));
-        environment.Clock.Advance(TimeSpan.FromSeconds(1.5));
-        var nearExpiry = await Expect.TokenAsync(await host.RefreshAsync(created.Session, minTtl: 2));
+        Environment.Clock.Advance(TimeSpan.FromSeconds(17));
+        var stillGood = await Expect.TokenAsync(await Host.RefreshAsync(created.Session, minTtl: 2));
+        Environment.Clock.Advance(TimeSpan.FromSeconds(1.5));
+        var nearExpiry = await Expect.TokenAsync(await Host.RefreshAsync(created.Session, minTtl: 2));
 
         Assert.False(stillGood.Refreshed);
         Assert.True(nearExpiry.Refreshed);
-        Assert.True(nearExpiry.ExpiresAt - environment.Clock.GetUtcNow().ToUnixTimeSeconds() >= 2);
-        Assert.Equal(2, provider.TokenRequests);
+        Assert.True(nearExpiry.ExpiresAt - Environment.Clock.GetUtcNow().ToUnixTimeSeconds() >= 2);
+        Assert.Equal(2, Provider.TokenRequests);
     }
 
     [Fact]
     public async Task Refresh_MinTtlJustAboveTheProvidersLifetime_OneRefreshPerHalfLifetimeNotPerCall()
     {
         // Google answers expires_in 3599; a front end asking for an hour must not cost a provider call per request.
-        provider.AccessTokenLifetime = TimeSpan.FromSeconds(3599);
+        Provider.AccessTokenLifetime = TimeSpan.FromSeconds(3599);
         var created = await RegisterWithoutAccessTokenAsync();
 
         for (var minute = 1; minute <= 29; minute++)
         {
-            environment.Clock.Advance(TimeSpan.FromMinutes(1));
-            Assert.False((await Expect.TokenAsync(await host.RefreshAsync(created.Session, minTtl: 3600))).Refreshed);
+            Environment.Clock.Advance(TimeSpan.FromMinutes(1));
+            Assert.False((await Expect.TokenAsync(await Host.RefreshAsync(created.Session, minTtl: 3600))).Refreshed);
         }
 
-        environment.Clock.Advance(TimeSpan.FromMinutes(1));
-        Assert.True((await Expect.TokenAsync(await host.RefreshAsync(created.Session, minTtl: 3600))).Refreshed);
-        Assert.False((await Expect.TokenAsync(await host.RefreshAsync(created.Session, minTtl: 3600))).Refreshed);
-        Assert.Equal(2, provider.TokenRequests);
+        Environment.Clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.True((await Expect.TokenAsync(await Host.RefreshAsync(created.Session, minTtl: 3600))).Refreshed);
+        Assert.False((await Expect.TokenAsync(await Host.RefreshAsync(created.Session, minTtl: 3600))).Refreshed);
+        Assert.Equal(2, Provider.TokenRequests);
     }
 
     private async Task<SessionCreated> HandOverExpiredAsync()
     {
-        var created = await host.HandOverAsync(TestEnvironment.ScriptedProvider, "handed-over-refresh", "handed-over-access", environment.Clock.GetUtcNow().AddMinutes(5));
-        environment.Clock.Advance(TimeSpan.FromMinutes(6));
+        var created = await Host.HandOverAsync(TestEnvironment.ScriptedProvider, "handed-over-refresh", "handed-over-access", Environment.Clock.GetUtcNow().AddMinutes(5));
+        Environment.Clock.Advance(TimeSpan.FromMinutes(6));
         return created;
     }
 
     /// <summary>A hand-over without access token: registration refreshes once, so the token's lifetime is known.</summary>
     private async Task<SessionCreated> RegisterWithoutAccessTokenAsync()
     {
-        using var response = await host.PostJsonAsync("api/auth/sessions", """{"provider":"scripted","refresh_token":"handed-over-refresh"}""");
+        using var response = await Host.PostJsonAsync("api/auth/sessions", """{"provider":"scripted","refresh_token":"handed-over-refresh"}""");
         await Expect.StatusAsync(response, HttpStatusCode.Created);
         return (await response.Content.ReadFromJsonAsync<SessionCreated>())!;
     }
 
-    private async Task<SessionEntity> RowAsync(string handle)
-    {
-        Assert.True(SessionHandle.TryGetKey(handle, out var key));
-        return (await host.Services.GetRequiredService<SessionStore>().GetAsync(key, default))!;
-    }
 }

@@ -13,7 +13,7 @@ namespace FunctionsAuth.Tests.EndToEnd;
 /// Bodies are generated (CsCheck) around the contract's own field names, so most reach the validation of one form or
 /// another instead of failing at the JSON parser.
 /// </summary>
-public sealed class RequestFuzzTests : IAsyncLifetime
+public sealed class RequestFuzzTests : ScriptedProviderTestBase
 {
     private static readonly string[] Fields = ["provider", "code", "code_verifier", "redirect_uri", "refresh_token", "access_token", "expires_at", "scope", "session", "min_ttl"];
 
@@ -72,27 +72,10 @@ public sealed class RequestFuzzTests : IAsyncLifetime
 
     private readonly ConcurrentBag<string> sent = [];
     private readonly ConcurrentDictionary<int, int> statuses = new();
-    private ScriptedProvider provider = null!;
-    private TestEnvironment environment = null!;
-    private TestHost host = null!;
-
-    public async Task InitializeAsync()
-    {
-        provider = await ScriptedProvider.StartAsync();
-        environment = (await TestEnvironment.CreateAsync()).WithScriptedProvider(provider);
-        host = await environment.StartHostAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await host.DisposeAsync();
-        await provider.DisposeAsync();
-    }
-
     [Fact]
     public async Task Post_AnyBody_ContractShapeNo5xxNoEchoNoChangeOnError()
     {
-        var tables = await environment.DumpTablesAsync();
+        var tables = await Environment.DumpTablesAsync();
         await Request.SampleAsync(
             async request =>
             {
@@ -102,7 +85,7 @@ public sealed class RequestFuzzTests : IAsyncLifetime
                     sent.Add(text);
                 }
 
-                using var response = await host.Client.PostAsync(endpoint, new StringContent(body, Encoding.UTF8, "application/json"));
+                using var response = await Host.Client.PostAsync(endpoint, new StringContent(body, Encoding.UTF8, "application/json"));
                 var answer = await response.Content.ReadAsStringAsync();
                 var status = (int)response.StatusCode;
                 statuses.AddOrUpdate(status, 1, static (_, n) => n + 1);
@@ -115,11 +98,11 @@ public sealed class RequestFuzzTests : IAsyncLifetime
                     Assert.Equal(status == 401 ? "invalid_session" : "invalid_request", error.RootElement.GetProperty("error").GetString());
                     Assert.False(string.IsNullOrWhiteSpace(error.RootElement.GetProperty("error_description").GetString()));
                     Assert.DoesNotContain(StringsIn(body), text => answer.Contains(text, StringComparison.Ordinal));
-                    Assert.Equal(tables, await environment.DumpTablesAsync());
+                    Assert.Equal(tables, await Environment.DumpTablesAsync());
                 }
                 else
                 {
-                    tables = await environment.DumpTablesAsync();
+                    tables = await Environment.DumpTablesAsync();
                 }
             },
             iter: 600,
@@ -127,7 +110,7 @@ public sealed class RequestFuzzTests : IAsyncLifetime
 
         // The generator reaches every branch of the contract, not just the JSON parser's refusal.
         Assert.All(new[] { 201, 204, 400, 401 }, status => Assert.True(statuses.ContainsKey(status), $"no {status} among {string.Join(", ", statuses)}"));
-        var logs = host.Logs.AllText;
+        var logs = Host.Logs.AllText;
         Assert.DoesNotContain(sent, text => logs.Contains(text, StringComparison.Ordinal));
     }
 

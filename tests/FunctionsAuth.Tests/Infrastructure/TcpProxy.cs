@@ -156,13 +156,14 @@ public sealed class TcpProxy : IAsyncDisposable
             return;
         }
 
-        await Task.WhenAll(PumpRequestsAsync(client, server), PumpAsync(server, client));
+        await Task.WhenAll(PumpAsync(client, server, requests: true), PumpAsync(server, client, requests: false));
         connections.TryRemove(id, out _);
         client.Dispose();
         server.Dispose();
     }
 
-    private async Task PumpRequestsAsync(Socket from, Socket to)
+    /// <summary>Copies one direction of a connection; the client's side (<paramref name="requests"/>) is read for the trigger.</summary>
+    private async Task PumpAsync(Socket from, Socket to, bool requests)
     {
         var buffer = new byte[64 * 1024];
         try
@@ -176,10 +177,10 @@ public sealed class TcpProxy : IAsyncDisposable
                     return;
                 }
 
-                var fire = Inspect(buffer.AsSpan(0, read));
+                var fire = requests ? Inspect(buffer.AsSpan(0, read)) : null;
                 if (fire is { AfterForwarding: false })
                 {
-                    FireAsync(fire);
+                    Fire(fire);
                     return;
                 }
 
@@ -188,31 +189,9 @@ public sealed class TcpProxy : IAsyncDisposable
                 {
                     // Give storage the request before the answer's way back is cut.
                     await Task.Delay(50);
-                    FireAsync(fire);
+                    Fire(fire);
                     return;
                 }
-            }
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-        }
-    }
-
-    private static async Task PumpAsync(Socket from, Socket to)
-    {
-        var buffer = new byte[64 * 1024];
-        try
-        {
-            while (true)
-            {
-                var read = await from.ReceiveAsync(buffer, SocketFlags.None);
-                if (read == 0)
-                {
-                    to.Shutdown(SocketShutdown.Send);
-                    return;
-                }
-
-                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
             }
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
@@ -245,7 +224,7 @@ public sealed class TcpProxy : IAsyncDisposable
         return armed;
     }
 
-    private void FireAsync(Trigger fired)
+    private void Fire(Trigger fired)
     {
         Cut();
         fired.Fired.TrySetResult();
