@@ -64,28 +64,9 @@ public static class FunctionsAuthServiceCollectionExtensions
         services.TryAddSingleton<SessionCrypto>();
         services.TryAddSingleton<RefreshCoordinator>();
         services.TryAddSingleton<SessionService>();
-        services.TryAddSingleton(static sp => new AuthApi(
-            sp.GetRequiredService<SessionService>(),
-            sp.GetRequiredService<RefreshCoordinator>(),
-            sp.GetRequiredService<OAuthClient>(),
-            sp.GetRequiredService<ProviderRegistry>(),
-            sp.GetRequiredService<SessionStore>(),
-            sp.GetRequiredService<TokenProtector>(),
-            sp.GetRequiredService<FunctionsAuthMetrics>(),
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<IOptions<FunctionsAuthOptions>>(),
-            sp.GetRequiredService<ILogger<AuthApi>>()));
-
-        services.TryAddSingleton(static sp => new Sweeper(
-            sp.GetRequiredService<SessionStore>(),
-            sp.GetRequiredService<SessionCrypto>(),
-            sp.GetRequiredService<RefreshCoordinator>(),
-            sp.GetRequiredService<OAuthClient>(),
-            sp.GetRequiredService<TokenProtector>(),
-            sp.GetRequiredService<FunctionsAuthMetrics>(),
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<IOptions<FunctionsAuthOptions>>(),
-            sp.GetRequiredService<ILogger<Sweeper>>()));
+        services.TryAddSingleton<IAuthApi, AuthApi>();
+        services.TryAddSingleton<Sweeper>();
+        services.TryAddSingleton<ISweeper>(static sp => sp.GetRequiredService<Sweeper>());
 
         services.AddHostedService<StartupTasks>();
         return services;

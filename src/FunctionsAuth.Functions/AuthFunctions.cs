@@ -5,8 +5,8 @@ using Microsoft.Azure.Functions.Worker;
 
 namespace FunctionsAuth.Functions;
 
-/// <summary>The HTTP contract's endpoints: each hands the body to <see cref="AuthApi"/> and writes its answer.</summary>
-public sealed class AuthFunctions(AuthApi api)
+/// <summary>The HTTP contract's endpoints: each hands the body to <see cref="IAuthApi"/> and writes its answer.</summary>
+public sealed class AuthFunctions(IAuthApi api)
 {
     [Function("CreateSession")]
     public async Task<IActionResult> CreateSession(

@@ -5,7 +5,7 @@ using Microsoft.Azure.Functions.Worker;
 namespace FunctionsAuth.Functions;
 
 /// <summary>Refreshes every active session ahead of expiry, on the <c>SweeperSchedule</c> app setting's schedule.</summary>
-public sealed class SweeperFunction(Sweeper sweeper)
+public sealed class SweeperFunction(ISweeper sweeper)
 {
     [Function("Sweeper")]
     public Task Run(

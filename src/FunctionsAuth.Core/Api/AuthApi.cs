@@ -18,7 +18,7 @@ namespace FunctionsAuth.Api;
 /// The HTTP contract of DESIGN.md, independent of the host: reads a request body, validates it, calls the session
 /// service and shapes the answer. Function classes only hand the body in and write the <see cref="ApiResult"/> out.
 /// </summary>
-public sealed class AuthApi
+internal sealed class AuthApi : IAuthApi
 {
     public const int MaxBodyBytes = 16 * 1024;
     private const int MaxTokenLength = 8 * 1024;
@@ -37,7 +37,7 @@ public sealed class AuthApi
     private readonly IOptions<FunctionsAuthOptions> options;
     private readonly ILogger<AuthApi> logger;
 
-    internal AuthApi(
+    public AuthApi(
         SessionService sessions,
         RefreshCoordinator coordinator,
         OAuthClient oauth,
@@ -61,19 +61,15 @@ public sealed class AuthApi
         this.logger = logger;
     }
 
-    /// <summary><c>POST /api/auth/sessions</c>.</summary>
     public Task<ApiResult> CreateSessionAsync(Stream body, CancellationToken cancellationToken) =>
         HandleAsync(body, ApiJsonContext.Default.CreateSessionRequest, CreateSessionCoreAsync, "sessions", cancellationToken);
 
-    /// <summary><c>POST /api/auth/refresh</c>.</summary>
     public Task<ApiResult> RefreshAsync(Stream body, CancellationToken cancellationToken) =>
         HandleAsync(body, ApiJsonContext.Default.RefreshRequest, RefreshCoreAsync, "refresh", cancellationToken);
 
-    /// <summary><c>POST /api/auth/revoke</c>.</summary>
     public Task<ApiResult> RevokeAsync(Stream body, CancellationToken cancellationToken) =>
         HandleAsync(body, ApiJsonContext.Default.RevokeRequest, RevokeCoreAsync, "revoke", cancellationToken);
 
-    /// <summary><c>GET /api/health</c>: which dependency failed goes to the log, not to the anonymous caller.</summary>
     public async Task<ApiResult> HealthAsync(CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

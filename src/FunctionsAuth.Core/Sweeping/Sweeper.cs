@@ -18,7 +18,7 @@ namespace FunctionsAuth.Sweeping;
 /// it alone (not due: no provider call, no write). Rows still under an old encryption key are re-encrypted as the run
 /// passes them. Bounded parallelism, a per-provider rate limit, a time budget; one failing session never stops a run.
 /// </summary>
-public sealed class Sweeper
+internal sealed class Sweeper : ISweeper
 {
     /// <summary>Index rows per query page: one storage read per this many due sessions.</summary>
     internal const int PageSize = 1000;
@@ -33,7 +33,7 @@ public sealed class Sweeper
     private readonly IOptions<FunctionsAuthOptions> options;
     private readonly ILogger<Sweeper> logger;
 
-    internal Sweeper(
+    public Sweeper(
         SessionStore store,
         SessionCrypto crypto,
         RefreshCoordinator coordinator,

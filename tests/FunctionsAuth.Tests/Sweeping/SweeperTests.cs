@@ -148,7 +148,7 @@ public sealed class SweeperTests : IAsyncLifetime
         clock.Advance(IntoWindow);
 
         // One instance through the timer function itself, the other through the sweeper.
-        var function = new SweeperFunction(first.Services.GetRequiredService<Sweeper>());
+        var function = new SweeperFunction(first.Services.GetRequiredService<ISweeper>());
         var viaFunction = function.Run(new TimerInfo(), CancellationToken.None);
         var summary = await SweepAsync(second);
         await viaFunction;

@@ -1,0 +1,11 @@
+namespace FunctionsAuth.Sweeping;
+
+/// <summary>The timer-triggered sweeper, as the function class calls it. The implementation stays internal; DI builds it.</summary>
+public interface ISweeper
+{
+    /// <summary>
+    /// One run. Sessions that failed with an exception are reported together at the end (<see cref="AggregateException"/>),
+    /// after every other session was handled; cancellation ends the run once the sessions already at the provider are saved.
+    /// </summary>
+    Task RunAsync(CancellationToken cancellationToken);
+}
