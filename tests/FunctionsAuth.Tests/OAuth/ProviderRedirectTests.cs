@@ -13,12 +13,10 @@ public sealed class ProviderRedirectTests : IAsyncLifetime
     private const string Provider = "redirecting";
     private const string Verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
-    private RedirectingProvider provider = null!;
     private TestEnvironment environment = null!;
 
     public async Task InitializeAsync()
     {
-        provider = await RedirectingProvider.StartAsync();
         environment = await TestEnvironment.CreateAsync();
         environment.Settings[$"FunctionsAuth:Providers:{Provider}:Kind"] = "Oidc";
         environment.Settings[$"FunctionsAuth:Providers:{Provider}:ClientId"] = "redirected-app";
@@ -26,12 +24,15 @@ public sealed class ProviderRedirectTests : IAsyncLifetime
         environment.Settings[$"FunctionsAuth:Providers:{Provider}:ClientAuthentication"] = "ClientSecretPost";
     }
 
-    public async Task DisposeAsync() => await provider.DisposeAsync();
+    public Task DisposeAsync() => Task.CompletedTask;
 
-    [Fact]
-    public async Task Refresh_TokenEndpointRedirects_RefreshTokenNeverReachesTheTarget_502ProviderError()
+    [Theory]
+    [InlineData(HttpStatusCode.TemporaryRedirect)]
+    [InlineData(HttpStatusCode.PermanentRedirect)]
+    public async Task Refresh_TokenEndpointRedirects_RefreshTokenNeverReachesTheTarget_502ProviderError(HttpStatusCode redirect)
     {
-        await using var host = await StartWithEndpointsAsync();
+        await using var provider = await RedirectingProvider.StartAsync(redirect);
+        await using var host = await StartWithEndpointsAsync(provider);
         var created = await host.HandOverAsync(Provider, "handed-over-refresh", "handed-over-access", environment.Clock.GetUtcNow() + TimeSpan.FromMinutes(5));
         environment.Clock.Advance(TimeSpan.FromMinutes(6));
 
@@ -44,7 +45,8 @@ public sealed class ProviderRedirectTests : IAsyncLifetime
     [Fact]
     public async Task Revoke_RevocationEndpointRedirects_RefreshTokenNeverReachesTheTarget()
     {
-        await using var host = await StartWithEndpointsAsync();
+        await using var provider = await RedirectingProvider.StartAsync();
+        await using var host = await StartWithEndpointsAsync(provider);
         var created = await host.HandOverAsync(Provider, "handed-over-refresh", "handed-over-access", environment.Clock.GetUtcNow() + TimeSpan.FromHours(1));
 
         using var response = await host.RevokeAsync(created.Session);
@@ -56,6 +58,7 @@ public sealed class ProviderRedirectTests : IAsyncLifetime
     [Fact]
     public async Task CreateSession_DiscoveryRedirects_TargetIsNeverAsked()
     {
+        await using var provider = await RedirectingProvider.StartAsync();
         environment.Settings[$"FunctionsAuth:Providers:{Provider}:Issuer"] = provider.Issuer.AbsoluteUri;
         await using var host = await environment.StartHostAsync();
 
@@ -69,7 +72,7 @@ public sealed class ProviderRedirectTests : IAsyncLifetime
         Assert.Empty(provider.ArrivedAtTarget);
     }
 
-    private Task<TestHost> StartWithEndpointsAsync()
+    private Task<TestHost> StartWithEndpointsAsync(RedirectingProvider provider)
     {
         environment.Settings[$"FunctionsAuth:Providers:{Provider}:TokenEndpoint"] = provider.TokenEndpoint.AbsoluteUri;
         environment.Settings[$"FunctionsAuth:Providers:{Provider}:RevocationEndpoint"] = provider.RevocationEndpoint.AbsoluteUri;
