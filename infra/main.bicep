@@ -39,11 +39,11 @@ param encryptionKeySecretName string = 'token-encryption-key'
 @description('NCRONTAB schedule of the sweeper (UTC).')
 param sweeperSchedule string = '0 */5 * * * *'
 
-@description('Browser origins allowed to call the API. Empty: none.')
+@description('Browser origins allowed to call the API. Leave empty: the API is server-to-server, and a browser calling it would hold a function key.')
 param corsAllowedOrigins string[] = []
 
-@description('Require a Microsoft Entra ID token (App Service Authentication) on top of the function key.')
-param entraAuthEnabled bool = false
+@description('Require a Microsoft Entra ID token from one of entraAuthAllowedClientApplications (App Service Authentication) on top of the function key. On by default: function keys alone are not meant to guard production endpoints.')
+param entraAuthEnabled bool = true
 
 @description('Client id of the API\'s own app registration (needed when entraAuthEnabled).')
 param entraAuthClientId string = ''
@@ -51,7 +51,7 @@ param entraAuthClientId string = ''
 @description('Tenant that issues the callers\' tokens.')
 param entraAuthTenantId string = tenant().tenantId
 
-@description('Client ids of the applications allowed to call the API (needed when entraAuthEnabled).')
+@description('Client ids of the applications allowed to call the API (required when entraAuthEnabled: an empty list admits every application in the tenant).')
 param entraAuthAllowedClientApplications string[] = []
 
 @description('Accepted token audiences. Empty: api://<entraAuthClientId>.')
@@ -62,6 +62,19 @@ param deployerPrincipalId string = ''
 
 @allowed(['User', 'Group', 'ServicePrincipal'])
 param deployerPrincipalType string = 'User'
+
+@description('Let Storage and Key Vault accept requests from the internet as well as through their private endpoints. For a first trial only: infra/README.md says what it costs.')
+param allowPublicNetworkAccess bool = false
+
+@description('Address space of the virtual network the app and the private endpoints live in (at least a /23).')
+param virtualNetworkAddressPrefix string = '10.40.0.0/16'
+
+@description('Key Vault secret reads per hour by the app itself above which the unusual-secret-reads alert fires (reads by anyone else always do).')
+@minValue(1)
+param secretReadAlertThreshold int = 2000
+
+@description('Action group resource ids the security alert notifies. Empty: it shows in Azure Monitor only.')
+param alertActionGroupIds string[] = []
 
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
@@ -83,7 +96,20 @@ var names = {
   plan: 'plan-${environmentName}-${resourceToken}'
   functionApp: 'func-${environmentName}-${resourceToken}'
   deploymentContainer: 'app-package'
+  virtualNetwork: 'vnet-${environmentName}-${resourceToken}'
 }
+
+// What the Functions host itself keeps in blobs: function keys and leases (timer singleton, host id).
+var hostContainers = ['azure-webjobs-hosts', 'azure-webjobs-secrets']
+
+// An empty allowed list would let every application in the tenant through; without the API's own client id there is no
+// audience to check. Both stop the deployment rather than deploy an open door.
+var entraAuthClientIdChecked = entraAuthEnabled && empty(entraAuthClientId)
+  ? fail('entraAuthEnabled is true but entraAuthClientId is empty: set the client id of the API\'s app registration (infra/README.md), or set entraAuthEnabled = false for a trial.')
+  : entraAuthClientId
+var entraAuthAllowedClientApplicationsChecked = entraAuthEnabled && empty(entraAuthAllowedClientApplications)
+  ? fail('entraAuthEnabled is true but entraAuthAllowedClientApplications is empty, which would admit every application in the tenant: list the client ids of the front ends\' back ends.')
+  : entraAuthAllowedClientApplications
 
 // Table names the app is configured with; the same names are created and scoped in the role assignments.
 var sessionsTable = 'sessions'
@@ -110,7 +136,9 @@ module storage 'modules/storage.bicep' = {
   params: {
     name: names.storage
     deploymentContainerName: names.deploymentContainer
+    hostContainerNames: hostContainers
     tableNames: [sessionsTable, dueIndexTable]
+    allowPublicNetworkAccess: allowPublicNetworkAccess
     location: location
     tags: allTags
   }
@@ -120,6 +148,33 @@ module keyVault 'modules/keyvault.bicep' = {
   name: 'keyVault'
   params: {
     name: names.keyVault
+    allowPublicNetworkAccess: allowPublicNetworkAccess
+    location: location
+    tags: allTags
+  }
+}
+
+module network 'modules/network.bicep' = {
+  name: 'network'
+  params: {
+    name: names.virtualNetwork
+    addressPrefix: virtualNetworkAddressPrefix
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    location: location
+    tags: allTags
+  }
+}
+
+module diagnostics 'modules/diagnostics.bicep' = {
+  name: 'diagnostics'
+  params: {
+    logAnalyticsName: monitoring.outputs.logAnalyticsName
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    appPrincipalId: identity.properties.principalId
+    secretReadThreshold: secretReadAlertThreshold
+    actionGroupIds: alertActionGroupIds
     location: location
     tags: allTags
   }
@@ -130,6 +185,8 @@ module rbac 'modules/rbac.bicep' = {
   params: {
     appPrincipalId: identity.properties.principalId
     storageAccountName: storage.outputs.name
+    hostContainerNames: hostContainers
+    deploymentContainerName: names.deploymentContainer
     tableNames: [sessionsTable, dueIndexTable]
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
@@ -199,14 +256,15 @@ module functionApp 'modules/functionapp.bicep' = {
     deploymentContainerUrl: '${storage.outputs.blobEndpoint}${names.deploymentContainer}'
     appSettings: appSettings
     corsAllowedOrigins: corsAllowedOrigins
+    virtualNetworkSubnetId: network.outputs.appSubnetId
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     entraAuth: {
       enabled: entraAuthEnabled
       tenantId: entraAuthTenantId
-      clientId: entraAuthClientId
-      allowedClientApplications: entraAuthAllowedClientApplications
-      allowedAudiences: empty(entraAuthAllowedAudiences) ? ['api://${entraAuthClientId}'] : entraAuthAllowedAudiences
+      clientId: entraAuthClientIdChecked
+      allowedClientApplications: entraAuthAllowedClientApplicationsChecked
+      allowedAudiences: empty(entraAuthAllowedAudiences) ? ['api://${entraAuthClientIdChecked}'] : entraAuthAllowedAudiences
     }
   }
   // The host reaches storage at its first start: the roles must exist by then.

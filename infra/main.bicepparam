@@ -33,11 +33,15 @@ param providers = [
 
 param encryptionKeySecretName = 'token-encryption-key'
 param sweeperSchedule = '0 */5 * * * *'
-param corsAllowedOrigins = [
-  'https://app.example.com'
-]
 
-// Optional: require an Entra ID token from these client applications on top of the function key.
-param entraAuthEnabled = false
-param entraAuthClientId = ''
-param entraAuthAllowedClientApplications = []
+// App Service Authentication is on by default: only these client applications get through, each with an Entra ID token
+// for api://<entraAuthClientId> as well as the function key. The values below are placeholders: a deployment with them
+// admits nobody. Set your own (azd env set FUNCTIONSAUTH_API_CLIENT_ID ..., FUNCTIONSAUTH_ALLOWED_CLIENT_IDS id1,id2),
+// or, for a first trial only, entraAuthEnabled = false.
+param entraAuthEnabled = true
+param entraAuthClientId = readEnvironmentVariable('FUNCTIONSAUTH_API_CLIENT_ID', '22222222-2222-2222-2222-222222222222')
+param entraAuthAllowedClientApplications = split(readEnvironmentVariable('FUNCTIONSAUTH_ALLOWED_CLIENT_IDS', '33333333-3333-3333-3333-333333333333'), ',')
+
+// Storage and Key Vault answer only on their private endpoints. true opens them to the internet for a first trial
+// (infra/README.md says what that costs).
+param allowPublicNetworkAccess = false

@@ -14,6 +14,9 @@ param appSettings object
 
 param corsAllowedOrigins string[]
 
+@description('Subnet (delegated to Microsoft.App/environments) the app\'s outbound traffic leaves through, to reach Storage and Key Vault on their private endpoints.')
+param virtualNetworkSubnetId string
+
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int
 
@@ -61,6 +64,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: plan.id
     httpsOnly: true
     clientCertEnabled: false
+    virtualNetworkSubnetId: virtualNetworkSubnetId
     functionAppConfig: {
       deployment: {
         storage: {
@@ -82,10 +86,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
     }
     siteConfig: {
-      minTlsVersion: '1.2'
-      scmMinTlsVersion: '1.2'
+      // Callers are servers (front ends' back ends): every current TLS stack speaks 1.3.
+      minTlsVersion: '1.3'
+      scmMinTlsVersion: '1.3'
       ftpsState: 'Disabled'
       http20Enabled: true
+      // Server-to-server API: a browser calling it would hold a function key. Origins only for a deliberate exception.
       cors: {
         allowedOrigins: corsAllowedOrigins
         supportCredentials: false

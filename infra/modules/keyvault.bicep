@@ -4,6 +4,9 @@ param name string
 param location string
 param tags object
 
+@description('Accept requests from the internet as well as through the private endpoint (a first trial only).')
+param allowPublicNetworkAccess bool
+
 // Holds the OAuth client secrets and the token-encryption key. Access is RBAC only (no access policies);
 // purge protection means a deleted secret, the encryption key above all, can always be recovered.
 resource vault 'Microsoft.KeyVault/vaults@2024-11-01' = {
@@ -23,10 +26,12 @@ resource vault 'Microsoft.KeyVault/vaults@2024-11-01' = {
     enabledForDeployment: false
     enabledForDiskEncryption: false
     enabledForTemplateDeployment: false
-    publicNetworkAccess: 'Enabled'
+    // Reached through its private endpoint (modules/network.bicep). Key Vault has no minimum-TLS setting: the
+    // service sets its own minimum (TLS 1.2 at the time of writing) and negotiates TLS 1.3 where the client offers it.
+    publicNetworkAccess: allowPublicNetworkAccess ? 'Enabled' : 'Disabled'
     networkAcls: {
-      defaultAction: 'Allow'
-      bypass: 'AzureServices'
+      defaultAction: allowPublicNetworkAccess ? 'Allow' : 'Deny'
+      bypass: allowPublicNetworkAccess ? 'AzureServices' : 'None'
     }
   }
 }

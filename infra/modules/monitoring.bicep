@@ -7,6 +7,8 @@ param applicationInsightsName string
 param location string
 param tags object
 
+// Neither Log Analytics nor Application Insights has a minimum-TLS setting: both services set their own (TLS 1.2 or
+// later) for ingestion and queries.
 resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: logAnalyticsName
   location: location
@@ -37,3 +39,4 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 output applicationInsightsName string = applicationInsights.name
+output logAnalyticsName string = logAnalytics.name

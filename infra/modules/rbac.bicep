@@ -2,6 +2,13 @@
 param appPrincipalId string
 
 param storageAccountName string
+
+@description('Blob containers the Functions host keeps its keys and leases in.')
+param hostContainerNames string[]
+
+@description('Blob container Flex Consumption deploys the app package from.')
+param deploymentContainerName string
+
 param tableNames string[]
 param keyVaultName string
 param applicationInsightsName string
@@ -15,6 +22,7 @@ param deployerPrincipalType string
 // Built-in role definition ids (the same in every tenant). infra/README.md says why each one is needed.
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
@@ -24,10 +32,25 @@ var roles = {
 resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
   name: storageAccountName
 
+  resource blobService 'blobServices' existing = {
+    name: 'default'
+
+    resource deploymentContainer 'containers' existing = {
+      name: deploymentContainerName
+    }
+  }
+
   resource tableService 'tableServices' existing = {
     name: 'default'
   }
 }
+
+resource hostContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' existing = [
+  for containerName in hostContainerNames: {
+    parent: storage::blobService
+    name: containerName
+  }
+]
 
 resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2024-01-01' existing = [
   for tableName in tableNames: {
@@ -44,12 +67,28 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-// The Functions host keeps its leases (timer singleton), keys and the Flex deployment package in blobs.
-resource hostBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, appPrincipalId, roles.storageBlobDataOwner)
-  scope: storage
+// The Functions host keeps its keys (azure-webjobs-secrets) and its timer and host-id leases (azure-webjobs-hosts) in
+// blobs: Owner on those two containers only, which this template creates so the host never has to.
+resource hostBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (containerName, i) in hostContainerNames: {
+    name: guid(hostContainers[i].id, appPrincipalId, roles.storageBlobDataOwner)
+    scope: hostContainers[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+      principalId: appPrincipalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+// Flex Consumption's one-deploy (azd deploy, az functionapp deployment) has the platform write the package into this
+// container *as the app's identity*, then read it at every cold start, so read-only (Storage Blob Data Reader) would
+// break deployment. Contributor (no ACL or ownership rights) on this one container is the narrowest that works.
+resource deploymentPackage 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage::blobService::deploymentContainer.id, appPrincipalId, roles.storageBlobDataContributor)
+  scope: storage::blobService::deploymentContainer
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }

@@ -4,8 +4,14 @@ param name string
 @description('Blob container the Flex Consumption plan deploys the app package from.')
 param deploymentContainerName string
 
+@description('Blob containers the Functions host keeps its state in (created here: the app identity is scoped to them and cannot create containers).')
+param hostContainerNames string[]
+
 @description('Tables the app keeps sessions in (created here: the app identity cannot create tables).')
 param tableNames string[]
+
+@description('Accept requests from the internet as well as through the private endpoints (a first trial only).')
+param allowPublicNetworkAccess bool
 
 param location string
 param tags object
@@ -24,12 +30,15 @@ resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' = {
     defaultToOAuthAuthentication: true
     allowBlobPublicAccess: false
     allowCrossTenantReplication: false
+    // The highest minimum Storage accepts: TLS1_3 is not an allowed value of minimumTlsVersion (clients may still
+    // negotiate TLS 1.3).
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
+    // Private endpoints (modules/network.bicep) are the way in; no trusted-service bypass either.
+    publicNetworkAccess: allowPublicNetworkAccess ? 'Enabled' : 'Disabled'
     networkAcls: {
-      defaultAction: 'Allow'
-      bypass: 'AzureServices'
+      defaultAction: allowPublicNetworkAccess ? 'Allow' : 'Deny'
+      bypass: allowPublicNetworkAccess ? 'AzureServices' : 'None'
     }
   }
 
@@ -42,6 +51,15 @@ resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' = {
         publicAccess: 'None'
       }
     }
+
+    resource hostContainers 'containers' = [
+      for containerName in hostContainerNames: {
+        name: containerName
+        properties: {
+          publicAccess: 'None'
+        }
+      }
+    ]
   }
 
   resource tableService 'tableServices' = {
@@ -52,6 +70,16 @@ resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' = {
         name: tableName
       }
     ]
+  }
+}
+
+// Table Storage has no soft delete: deleting the account (or a table through ARM) would lose every session at once.
+resource noDelete 'Microsoft.Authorization/locks@2020-05-01' = {
+  name: 'no-delete'
+  scope: storage
+  properties: {
+    level: 'CanNotDelete'
+    notes: 'Holds every session (Table Storage has no soft delete). Remove this lock deliberately before deleting the account.'
   }
 }
 

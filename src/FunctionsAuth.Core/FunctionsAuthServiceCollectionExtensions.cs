@@ -55,10 +55,14 @@ public static class FunctionsAuthServiceCollectionExtensions
 
         services.TryAddSingleton<CircuitBreaker>();
         services.TryAddSingleton<ProviderRegistry>();
-        services.AddHttpClient(ProviderRegistry.DiscoveryClientName).RemoveAllLoggers();
+        services.AddHttpClient(ProviderRegistry.DiscoveryClientName)
+            .ConfigurePrimaryHttpMessageHandler(NoRedirects)
+            .RemoveAllLoggers();
 
         // Each call's own time-out applies (ProviderTimeout); the factory's default logging would record endpoints at Information.
-        services.AddHttpClient(OAuthClient.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan).RemoveAllLoggers();
+        services.AddHttpClient(OAuthClient.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(NoRedirects)
+            .RemoveAllLoggers();
         services.TryAddSingleton<OAuthClient>();
 
         services.TryAddSingleton<SessionCrypto>();
@@ -71,6 +75,13 @@ public static class FunctionsAuthServiceCollectionExtensions
         services.AddHostedService<StartupTasks>();
         return services;
     }
+
+    /// <summary>
+    /// Provider calls never follow a redirect: a 307/308 from a token or revocation endpoint would re-send the form, with
+    /// the refresh token and a <c>client_secret_post</c> secret, to wherever the redirect points; a redirected discovery
+    /// document could name another token endpoint. A redirect is answered as the misconfiguration it is.
+    /// </summary>
+    private static SocketsHttpHandler NoRedirects() => new() { AllowAutoRedirect = false };
 
     /// <summary>
     /// The SDK's defaults (a 100 s network time-out, 4 tries) would hold a request for minutes when storage hangs.

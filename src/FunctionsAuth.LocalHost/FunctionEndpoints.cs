@@ -41,6 +41,11 @@ internal static class FunctionEndpoints
         if (function.Level != Microsoft.Azure.Functions.Worker.AuthorizationLevel.Anonymous && !keys.IsAuthorized(context.Request))
         {
             context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+
+            // The same headers as every answer of the contract (ApiResult), though this one carries no token.
+            context.Response.Headers.CacheControl = "no-store";
+            context.Response.Headers.Pragma = "no-cache";
+            context.Response.Headers.XContentTypeOptions = "nosniff";
             context.Response.ContentType = "application/json; charset=utf-8";
             await context.Response.Body.WriteAsync(UnauthorizedBody, context.RequestAborted);
             return;

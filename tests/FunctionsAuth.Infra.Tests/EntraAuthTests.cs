@@ -8,10 +8,33 @@ namespace FunctionsAuth.Infra.Tests;
 public sealed class EntraAuthTests(InfraFixture infra)
 {
     [Fact]
-    public void EntraAuth_IsOffUnlessEnabled()
+    public void EntraAuth_IsOnByDefault_AndOffOnlyWhenSwitchedOff()
     {
-        Assert.Null(AuthSettings(infra.Example));
+        Assert.Equal(JsonValueKind.True, infra.Template.At("parameters.entraAuthEnabled.defaultValue")?.ValueKind);
+        Assert.NotNull(AuthSettings(infra.Example));
         Assert.NotNull(AuthSettings(infra.WithOptionalFeatures));
+        Assert.Null(AuthSettings(infra.FirstTrial));
+    }
+
+    [Theory]
+    [InlineData("no-allowed-clients", "entraAuthAllowedClientApplications is empty")]
+    [InlineData("no-api-client-id", "entraAuthClientId is empty")]
+    public void EntraAuth_OnWithoutItsSettings_StopsTheDeployment(string parameters, string reason)
+    {
+        var snapshot = infra.RefusedSnapshots[parameters];
+
+        Assert.NotEqual(0, snapshot.ExitCode);
+        Assert.Contains(reason, snapshot.Diagnostics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EntraAuth_ExampleParameters_ListTheirClientApplications()
+    {
+        var example = infra.ExampleParameters.Strings("parameters.entraAuthAllowedClientApplications.value");
+        var entra = AuthSettings(infra.Example)!.Value.At("properties.identityProviders.azureActiveDirectory")!.Value;
+
+        Assert.NotEmpty(example);
+        Assert.Equal(example, entra.Strings("validation.defaultAuthorizationPolicy.allowedApplications"));
     }
 
     [Fact]

@@ -8,6 +8,7 @@ namespace FunctionsAuth.Infra.Tests;
 public sealed partial class RoleAssignmentTests(InfraFixture infra)
 {
     private const string StorageBlobDataOwner = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b";
+    private const string StorageBlobDataContributor = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
     private const string StorageTableDataContributor = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3";
     private const string KeyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
     private const string KeyVaultSecretsOfficer = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
@@ -16,7 +17,7 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
     // holding it (infra/README.md).
     private const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
 
-    private static readonly string[] AppRoles = [StorageBlobDataOwner, StorageTableDataContributor, KeyVaultSecretsUser, MonitoringMetricsPublisher];
+    private static readonly string[] AppRoles = [StorageBlobDataOwner, StorageBlobDataContributor, StorageTableDataContributor, KeyVaultSecretsUser, MonitoringMetricsPublisher];
 
     [Fact]
     public void App_GetsExactlyTheLeastPrivilegeRoles()
@@ -33,7 +34,8 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
         var example = infra.Example;
         var expected = new Dictionary<string, string[]>
         {
-            [StorageBlobDataOwner] = [Deployment.IdOf(example.Single("Microsoft.Storage/storageAccounts"))],
+            [StorageBlobDataOwner] = [Container(example, "azure-webjobs-hosts"), Container(example, "azure-webjobs-secrets")],
+            [StorageBlobDataContributor] = [Container(example, "app-package")],
             [StorageTableDataContributor] = [.. example.OfType("Microsoft.Storage/storageAccounts/tableServices/tables").Select(Deployment.IdOf).Order()],
             [KeyVaultSecretsUser] = [Deployment.IdOf(example.Single("Microsoft.KeyVault/vaults"))],
             [MonitoringMetricsPublisher] = [Deployment.IdOf(example.Single("Microsoft.Insights/components"))],
@@ -44,6 +46,28 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
             .ToDictionary(g => g.Key, g => g.Select(a => a.Scope).Order().ToArray());
 
         Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void BlobRoles_AreScopedToContainers_NeverToTheAccount()
+    {
+        var account = Deployment.IdOf(infra.Example.Single("Microsoft.Storage/storageAccounts"));
+        var blobRoles = infra.Example.RoleAssignments.Where(a => a.RoleDefinitionId is StorageBlobDataOwner or StorageBlobDataContributor).ToList();
+
+        Assert.Equal(3, blobRoles.Count);
+        Assert.All(blobRoles, a => Assert.StartsWith($"{account}/blobServices/default/containers/", a.Scope, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void DeploymentContainer_IsTheOnlyOneTheAppMayWriteWithoutOwnership()
+    {
+        // Flex Consumption's one-deploy writes the package as the app's identity: Contributor, not Owner, and only there.
+        var contributor = Assert.Single(infra.Example.RoleAssignments, a => a.RoleDefinitionId == StorageBlobDataContributor);
+        var packageUrl = infra.Example.FunctionApp.String("properties.functionAppConfig.deployment.storage.value")!;
+
+        Assert.EndsWith("/containers/app-package", contributor.Scope, StringComparison.Ordinal);
+        Assert.EndsWith("'app-package')]", packageUrl, StringComparison.Ordinal);
+        Assert.DoesNotContain(infra.Example.RoleAssignments, a => a.RoleDefinitionId == StorageBlobDataOwner && a.Scope == contributor.Scope);
     }
 
     [Fact]
@@ -72,6 +96,9 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
         Assert.Equal(AppRoles.Append(KeyVaultSecretsOfficer).Order(), optional.RoleAssignments.Select(a => a.RoleDefinitionId).Distinct().Order());
         Assert.DoesNotContain(infra.Example.RoleAssignments, a => a.RoleDefinitionId == KeyVaultSecretsOfficer);
     }
+
+    private static string Container(Deployment deployment, string name) =>
+        Deployment.IdOf(deployment.OfType("Microsoft.Storage/storageAccounts/blobServices/containers").Single(c => c.GetProperty("name").GetString()!.EndsWith($"/{name}", StringComparison.Ordinal)));
 
     private static string AppPrincipal(Deployment deployment)
     {

@@ -10,6 +10,7 @@ public sealed class StorageTests(InfraFixture infra)
     [Theory]
     [InlineData("properties.allowSharedKeyAccess", "false")]
     [InlineData("properties.allowBlobPublicAccess", "false")]
+    // The highest Storage accepts: TLS1_3 is not an allowed minimum (modules/storage.bicep).
     [InlineData("properties.minimumTlsVersion", "\"TLS1_2\"")]
     [InlineData("properties.supportsHttpsTrafficOnly", "true")]
     [InlineData("properties.defaultToOAuthAuthentication", "true")]
@@ -18,6 +19,28 @@ public sealed class StorageTests(InfraFixture infra)
         var account = infra.Example.Single("Microsoft.Storage/storageAccounts");
 
         Assert.Equal(expected, account.At(path)?.GetRawText());
+    }
+
+    [Fact]
+    public void StorageAccount_IsLockedAgainstDeletion()
+    {
+        var account = Deployment.IdOf(infra.Example.Single("Microsoft.Storage/storageAccounts"));
+        var locks = infra.Example.OfType("Microsoft.Authorization/locks").ToList();
+
+        var lockOnAccount = Assert.Single(locks);
+        Assert.Equal($"{account}/providers/Microsoft.Authorization/locks/{lockOnAccount.GetProperty("name").GetString()}", Deployment.IdOf(lockOnAccount));
+        Assert.Equal("CanNotDelete", lockOnAccount.String("properties.level"));
+    }
+
+    [Fact]
+    public void HostContainers_AreCreatedByTheTemplate()
+    {
+        // The app's identity is scoped to these containers and cannot create them itself.
+        var containers = infra.Example.OfType("Microsoft.Storage/storageAccounts/blobServices/containers")
+            .Select(c => c.GetProperty("name").GetString()!.Split('/')[^1])
+            .Order();
+
+        Assert.Equal(["app-package", "azure-webjobs-hosts", "azure-webjobs-secrets"], containers);
     }
 
     [Fact]

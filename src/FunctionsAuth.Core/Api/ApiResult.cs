@@ -37,6 +37,9 @@ public sealed class ApiResult
         // Bodies carry tokens: no proxy or browser may keep them (RFC 6749 §5.1).
         response.Headers.CacheControl = "no-store";
         response.Headers.Pragma = "no-cache";
+
+        // JSON only: no browser may sniff a body (which can echo caller input) into something it renders.
+        response.Headers.XContentTypeOptions = "nosniff";
         if (RetryAfter is { } retryAfter)
         {
             var seconds = Math.Max(1, (long)Math.Ceiling(retryAfter.TotalSeconds));

@@ -12,7 +12,7 @@ internal sealed record BicepResult(int ExitCode, string StandardOutput, string S
 internal sealed class BicepCli
 {
     // main.bicepparam reads these (azd sets them); the tests must not depend on the caller's shell.
-    private static readonly string[] AzdVariables = ["AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_PRINCIPAL_ID"];
+    private static readonly string[] AzdVariables = ["AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_PRINCIPAL_ID", "FUNCTIONSAUTH_API_CLIENT_ID", "FUNCTIONSAUTH_ALLOWED_CLIENT_IDS"];
 
     private readonly string _path;
 

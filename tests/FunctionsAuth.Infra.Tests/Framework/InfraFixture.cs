@@ -5,12 +5,13 @@ namespace FunctionsAuth.Infra.Tests.Framework;
 
 /// <summary>
 /// Runs the Bicep CLI once for all tests: lint, <c>build --stdout</c> (the ARM JSON), <c>build-params</c> (the example
-/// parameters) and two <c>snapshot</c>s (the resources a deployment would create with the example parameters, and with
-/// every optional feature switched on).
+/// parameters) and <c>snapshot</c>s: the resources a deployment would create with the example parameters, with every
+/// optional feature switched on, and as a first trial (public access, no Entra ID); and the parameter files the template
+/// must refuse.
 /// </summary>
 public sealed class InfraFixture : IAsyncLifetime
 {
-    /// <summary>The optional features on: Entra ID authentication and the deployer's Key Vault role.</summary>
+    /// <summary>Every optional setting given: CORS origins, the Entra ID settings and the deployer's Key Vault role.</summary>
     public static class Optional
     {
         public const string ApiClientId = "22222222-2222-2222-2222-222222222222";
@@ -39,6 +40,47 @@ public sealed class InfraFixture : IAsyncLifetime
             """;
     }
 
+    /// <summary>A first trial: Entra ID authentication off and Storage and Key Vault open to the internet.</summary>
+    public static class Trial
+    {
+        public static readonly string Parameters = """
+            using 'main.bicep'
+
+            param environmentName = 'trial'
+            param providers = [
+              {
+                name: 'google'
+                kind: 'Google'
+                clientId: 'test-client'
+              }
+            ]
+            param entraAuthEnabled = false
+            param allowPublicNetworkAccess = true
+            """;
+    }
+
+    /// <summary>Entra ID authentication left on (the default) without the settings it needs: each must stop the deployment.</summary>
+    public static class Refused
+    {
+        public static readonly IReadOnlyDictionary<string, string> Parameters = new Dictionary<string, string>
+        {
+            ["no-allowed-clients"] = $$"""
+                using 'main.bicep'
+
+                param environmentName = 'refused'
+                param providers = [{ name: 'google', kind: 'Google', clientId: 'test-client' }]
+                param entraAuthClientId = '{{Optional.ApiClientId}}'
+                """,
+            ["no-api-client-id"] = $$"""
+                using 'main.bicep'
+
+                param environmentName = 'refused'
+                param providers = [{ name: 'google', kind: 'Google', clientId: 'test-client' }]
+                param entraAuthAllowedClientApplications = ['{{Optional.AllowedClientApplications[0]}}']
+                """,
+        };
+    }
+
     private string? _workDirectory;
 
     public static string RepositoryRoot { get; } = BicepCli.Metadata("RepositoryRoot");
@@ -63,6 +105,11 @@ public sealed class InfraFixture : IAsyncLifetime
 
     internal Deployment WithOptionalFeatures { get; private set; } = null!;
 
+    internal Deployment FirstTrial { get; private set; } = null!;
+
+    /// <summary><c>bicep snapshot</c> of each <see cref="Refused"/> parameter file, by name.</summary>
+    internal IReadOnlyDictionary<string, BicepResult> RefusedSnapshots { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         var bicep = BicepCli.Locate();
@@ -71,6 +118,11 @@ public sealed class InfraFixture : IAsyncLifetime
         _workDirectory = Directory.CreateTempSubdirectory("functionsauth-infra-").FullName;
         CopyDirectory(InfraDirectory, _workDirectory);
         await File.WriteAllTextAsync(Path.Combine(_workDirectory, "optional.bicepparam"), Optional.Parameters);
+        await File.WriteAllTextAsync(Path.Combine(_workDirectory, "trial.bicepparam"), Trial.Parameters);
+        foreach (var (name, refusedParameters) in Refused.Parameters)
+        {
+            await File.WriteAllTextAsync(Path.Combine(_workDirectory, $"{name}.bicepparam"), refusedParameters);
+        }
 
         var version = bicep.RunAsync(InfraDirectory, "--version");
         var templateLint = bicep.RunAsync(InfraDirectory, "lint", "main.bicep");
@@ -79,6 +131,8 @@ public sealed class InfraFixture : IAsyncLifetime
         var parameters = bicep.RunAsync(InfraDirectory, "build-params", "main.bicepparam", "--stdout");
         var example = SnapshotAsync(bicep, "main");
         var optional = SnapshotAsync(bicep, "optional");
+        var trial = SnapshotAsync(bicep, "trial");
+        var refused = Refused.Parameters.Keys.Select(async name => (name, result: await RunSnapshotAsync(bicep, name))).ToList();
 
         Version = await version;
         TemplateLint = await templateLint;
@@ -88,6 +142,8 @@ public sealed class InfraFixture : IAsyncLifetime
         ExampleParameters = JsonDocument.Parse(Parse(await parameters, "bicep build-params main.bicepparam").GetProperty("parametersJson").GetString()!).RootElement;
         Example = await example;
         WithOptionalFeatures = await optional;
+        FirstTrial = await trial;
+        RefusedSnapshots = (await Task.WhenAll(refused)).ToDictionary(r => r.name, r => r.result);
     }
 
     public Task DisposeAsync()
@@ -102,7 +158,14 @@ public sealed class InfraFixture : IAsyncLifetime
 
     private async Task<Deployment> SnapshotAsync(BicepCli bicep, string parametersName)
     {
-        var result = await bicep.RunAsync(
+        var result = await RunSnapshotAsync(bicep, parametersName);
+        Assert.True(result.ExitCode == 0, $"bicep snapshot {parametersName}.bicepparam failed:\n{result.Diagnostics}");
+        var text = await File.ReadAllTextAsync(Path.Combine(_workDirectory!, $"{parametersName}.snapshot.json"));
+        return new Deployment(JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    private Task<BicepResult> RunSnapshotAsync(BicepCli bicep, string parametersName) =>
+        bicep.RunAsync(
             _workDirectory!,
             "snapshot", $"{parametersName}.bicepparam",
             "--mode", "overwrite",
@@ -110,10 +173,6 @@ public sealed class InfraFixture : IAsyncLifetime
             "--tenant-id", Deployment.TenantId,
             "--resource-group", Deployment.ResourceGroup,
             "--location", Deployment.Location);
-        Assert.True(result.ExitCode == 0, $"bicep snapshot {parametersName}.bicepparam failed:\n{result.Diagnostics}");
-        var text = await File.ReadAllTextAsync(Path.Combine(_workDirectory!, $"{parametersName}.snapshot.json"));
-        return new Deployment(JsonDocument.Parse(text).RootElement.Clone());
-    }
 
     private static JsonElement Parse(BicepResult result, string what)
     {

@@ -107,6 +107,26 @@ public sealed class OpenApiContractTests
     }
 
     [Theory]
+    [InlineData("/api/auth/refresh", 200)]
+    [InlineData("/api/auth/refresh", 401)]
+    [InlineData("/api/auth/revoke", 204)]
+    public async Task Check_AnswerWithoutNoSniff_Fails(string path, int status)
+    {
+        var body = status switch
+        {
+            204 => null,
+            200 => TheToken,
+            _ => """{"error":"invalid_client","error_description":"No key."}""",
+        };
+        using var response = Answer(status, body);
+        response.Headers.Remove("X-Content-Type-Options");
+
+        var problems = await Contract.CheckAsync(HttpMethod.Post, path, response);
+
+        Assert.Contains("header X-Content-Type-Options is required and missing", problems);
+    }
+
+    [Theory]
     [InlineData(500, """{"error":"server_error","error_description":"Oops."}""")]
     [InlineData(404, "")]
     [InlineData(409, """{"error":"conflict","error_description":"No."}""")]
@@ -217,6 +237,7 @@ public sealed class OpenApiContractTests
     {
         var response = new HttpResponseMessage((HttpStatusCode)status);
         response.Headers.CacheControl = new System.Net.Http.Headers.CacheControlHeaderValue { NoStore = true };
+        response.Headers.Add("X-Content-Type-Options", "nosniff");
         if (retryAfter is { } seconds)
         {
             response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.FromSeconds(seconds));
