@@ -24,7 +24,7 @@ export const { handlers, auth, signIn, signOut } = NextAuth({
       clientId: process.env.AUTH_DEMO_ID ?? "demo-app",
       clientSecret: process.env.AUTH_DEMO_SECRET,
       // offline_access: without it the provider issues no refresh token, and there is nothing to hand over.
-      authorization: { params: { scope: "openid offline_access profile email" } },
+      authorization: { params: { scope: process.env.AUTH_DEMO_SCOPE ?? "openid offline_access profile email" } },
     },
   ],
   session: { strategy: "jwt" },

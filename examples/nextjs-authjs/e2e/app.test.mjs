@@ -29,6 +29,8 @@ let appUrl;
 let browser;
 let context;
 let page;
+let offlineLessPort;
+let offlineLessApp;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,14 +46,16 @@ before(async () => {
   }
 
   const appPort = await freePort();
+  offlineLessPort = await freePort();
   // localhost, not 127.0.0.1: Next turns 127.0.0.1 into localhost in request URLs (see app/api/auth/[...nextauth]/route.ts).
   appUrl = `http://localhost:${appPort}`;
   // The validator's rules, for a 45 s token: RefreshWindow (28 s) > sweeper interval (5 s) + LeaseDuration (20 s)
   // + SafetyMargin (1 s); LeaseDuration (20 s) >= 3 × ProviderTimeout (3 s) + 4 s + 5 s.
   stack = await startStack({
     accessTokenLifetime: `00:00:${tokenLifetimeSeconds}`,
-    redirectUris: [`${appUrl}/api/auth/callback/demo`],
+    redirectUris: [`${appUrl}/api/auth/callback/demo`, `http://localhost:${offlineLessPort}/api/auth/callback/demo`],
     logDir: resultsDir,
+    storageProxy: true,
     hostSettings: {
       SweeperSchedule: "*/5 * * * * *",
       FunctionsAuth__Sweeper__TimeBudget: "00:00:04",
@@ -63,14 +67,23 @@ before(async () => {
     },
   });
 
-  app = startProcess("next", process.execPath, [join(appDir, "node_modules/next/dist/bin/next"), "start", "--hostname", "127.0.0.1", "--port", String(appPort)], {
+  app = await startApp("next", appPort, {});
+
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+  context = await browser.newContext({ viewport: { width: 1100, height: 820 } });
+  context.setDefaultTimeout(30_000);
+  page = await context.newPage();
+});
+
+/** `next start` of the built app on 127.0.0.1:<port>, served as http://localhost:<port>; resolves once it answers. */
+async function startApp(name, appPort, extraEnv) {
+  const started = startProcess(name, process.execPath, [join(appDir, "node_modules/next/dist/bin/next"), "start", "--hostname", "127.0.0.1", "--port", String(appPort)], {
     cwd: appDir,
     logDir: resultsDir,
     env: {
       NODE_ENV: "production",
       NEXT_TELEMETRY_DISABLED: "1",
       AUTH_SECRET: authSecret,
-      AUTH_URL: appUrl,
       AUTH_TRUST_HOST: "true",
       AUTH_DEMO_ISSUER: stack.issuer,
       AUTH_DEMO_ID: "demo-app",
@@ -79,26 +92,24 @@ before(async () => {
       FUNCTIONSAUTH_FUNCTION_KEY: stack.functionKey,
       FUNCTIONSAUTH_PROVIDER: "demo",
       FUNCTIONSAUTH_MIN_TTL: "10",
+      AUTH_URL: `http://localhost:${appPort}`,
+      ...extraEnv,
     },
   });
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (app.exitCode !== null) throw new Error(`next start exited (see ${app.logPath})`);
+    if (started.exitCode !== null) throw new Error(`next start exited (see ${started.logPath})`);
     try {
-      if ((await fetch(`http://127.0.0.1:${appPort}/`, { signal: AbortSignal.timeout(2000) })).ok) break;
+      if ((await fetch(`http://127.0.0.1:${appPort}/`, { signal: AbortSignal.timeout(2000) })).ok) return started;
     } catch { /* not up yet */ }
-    if (Date.now() > deadline) throw new Error(`next start was not ready within 60 s (see ${app.logPath})`);
+    if (Date.now() > deadline) throw new Error(`next start was not ready within 60 s (see ${started.logPath})`);
     await sleep(250);
   }
-
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
-  context = await browser.newContext({ viewport: { width: 1100, height: 820 } });
-  context.setDefaultTimeout(30_000);
-  page = await context.newPage();
-});
+}
 
 after(async () => {
   await browser?.close();
+  await offlineLessApp?.stop();
   await app?.stop();
   await stack?.stop();
   console.log(`e2e results and logs: ${resultsDir}`);
@@ -196,6 +207,23 @@ test("stays signed in across three token lifetimes, two tabs at once: every toke
   assert.ok(afterwards.successfulRefreshes - before.successfulRefreshes >= 3, "the session was refreshed at least once per lifetime");
 });
 
+// FunctionsAuth answers a storage outage on the refresh path with 500 server_error instead of the contract's
+// 503 temporarily_unavailable (an AggregateException from the Table SDK's retries reaches AuthApi's catch-all); the
+// test runs and reports, but does not fail the suite, until that is fixed in FunctionsAuth.Core.
+test("FunctionsAuth's storage unreachable: the page says try again shortly and the user stays signed in", {
+  todo: "FunctionsAuth answers 500 server_error for a storage outage on /api/auth/refresh, not 503 temporarily_unavailable",
+}, async () => {
+  await stack.storage.cut();
+  try {
+    await page.goto(`${appUrl}/protected`);
+    assert.equal(new URL(page.url()).pathname, "/protected", "not sent to sign in");
+    assert.match(await page.getByTestId("try-again").textContent({ timeout: 5000 }), /try again shortly/);
+  } finally {
+    await stack.storage.restore();
+  }
+  await expectProtectedPage(page, "/protected");
+});
+
 test("a grant revoked at the provider behind the app's back: the next page is the sign-in page with the reason", async () => {
   await stack.provider.revokeGrants(subject);
 
@@ -207,6 +235,9 @@ test("a grant revoked at the provider behind the app's back: the next page is th
   console.log(`sign-in reason after the revocation: ${reason}`);
   assert.ok(["reauth_required", "token_rejected"].includes(reason), `reason ${reason}`);
   assert.match(await page.getByTestId("signin-reason").textContent(), /sign in again/i);
+  const stale = (await context.cookies(appUrl)).filter((c) => c.name.startsWith(cookieName));
+  assert.equal(stale.length, 0, "the Auth.js session ended with the FunctionsAuth session");
+  assert.equal(await page.getByTestId("signed-in-as").count(), 0, "the header no longer says signed in");
 });
 
 test("signs in again, then signs out: the session is revoked at FunctionsAuth and the protected page asks to sign in", async () => {
@@ -223,6 +254,26 @@ test("signs in again, then signs out: the session is revoked at FunctionsAuth an
   assert.ok((await stack.provider.statistics()).revocationRequests > revocationsBefore, "revoked at the provider");
   await page.goto(`${appUrl}/protected`);
   assert.equal(new URL(page.url()).pathname, "/signin");
+});
+
+test("no refresh token issued (no offline_access): the sign-in ends on the sign-in page with the reason, and no session", async () => {
+  offlineLessApp = await startApp("next-without-offline-access", offlineLessPort, { AUTH_DEMO_SCOPE: "openid profile email" });
+  const url = `http://localhost:${offlineLessPort}`;
+  const isolated = await browser.newContext();
+  try {
+    const tab = await isolated.newPage();
+    await tab.goto(`${url}/signin`);
+    await Promise.all([tab.waitForURL(/\/signin\?/), tab.getByTestId("sign-in").click()]);
+
+    assert.equal(new URL(tab.url()).searchParams.get("code"), "no_refresh_token");
+    assert.match(await tab.getByTestId("signin-reason").textContent(), /no refresh token/);
+    const cookies = await isolated.cookies(url);
+    assert.ok(!cookies.some((c) => c.name.startsWith(cookieName)), "no session cookie without a handle");
+    await tab.goto(`${url}/protected`);
+    assert.equal(new URL(tab.url()).pathname, "/signin");
+  } finally {
+    await isolated.close();
+  }
 });
 
 test("the provider never saw a refresh token twice", async () => {

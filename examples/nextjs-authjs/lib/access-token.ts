@@ -5,14 +5,13 @@ import { getToken } from "next-auth/jwt";
 import { ReauthRequiredError, InvalidSessionError, isTemporary, type AccessToken } from "@functionsauth/client";
 import { functionsAuth, minTtl } from "@/lib/functionsauth";
 
+// Auth.js names the cookie __Secure-authjs.session-token on https, authjs.session-token on http.
+const secureCookie = () => process.env.AUTH_URL?.startsWith("https://") ?? process.env.NODE_ENV === "production";
+export const sessionCookieName = () => (secureCookie() ? "__Secure-authjs.session-token" : "authjs.session-token");
+
 /** The FunctionsAuth handle of the signed-in user, read from the encrypted Auth.js cookie on this server. */
 export async function currentHandle(): Promise<string | undefined> {
-  const token = await getToken({
-    req: { headers: await headers() },
-    secret: process.env.AUTH_SECRET,
-    // Auth.js names the cookie __Secure-authjs.session-token on https, authjs.session-token on http.
-    secureCookie: process.env.AUTH_URL?.startsWith("https://") ?? process.env.NODE_ENV === "production",
-  });
+  const token = await getToken({ req: { headers: await headers() }, secret: process.env.AUTH_SECRET, secureCookie: secureCookie() });
   return typeof token?.handle === "string" ? token.handle : undefined;
 }
 
@@ -46,6 +45,7 @@ export async function accessToken(options: { minTtl?: number } = {}): Promise<To
     }
   }
 
-  // redirect() throws; it stays out of the try block so that the catch above does not swallow it.
-  redirect(`/signin?reason=${reason}`);
+  // redirect() throws; it stays out of the try block so that the catch above does not swallow it. /session-ended
+  // ends the Auth.js session as well, then shows the sign-in page with the reason.
+  redirect(`/session-ended?reason=${reason}`);
 }

@@ -29,7 +29,7 @@ export async function callProtectedResource(): Promise<ResourceResult> {
   }
 
   if (response.status === 401) {
-    redirect("/signin?reason=token_rejected");
+    redirect("/session-ended?reason=token_rejected");
   }
 
   if (!response.ok) {
@@ -45,7 +45,7 @@ export async function callProtectedResource(): Promise<ResourceResult> {
   };
 }
 
-function callWith(token: string): Promise<Response> {
+export function callWith(token: string): Promise<Response> {
   return fetch(resourceUrl(), {
     headers: { authorization: `Bearer ${token}` },
     cache: "no-store",

@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -77,18 +77,57 @@ export function startProcess(name, command, args, { env = {}, cwd, logDir }) {
 }
 
 /**
+ * A loopback TCP proxy in front of a port, which a test can cut (listener closed, open connections destroyed: the
+ * client sees connection refused) and restore on the same port. Cutting the connection, not stopping the emulator,
+ * loses no acknowledged write.
+ */
+export async function startTcpProxy(targetPort) {
+  const port = await freePort();
+  const sockets = new Set();
+  let server;
+  const listen = () => new Promise((resolveListen, reject) => {
+    server = createServer((client) => {
+      const upstream = connect(targetPort, "127.0.0.1");
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on("close", () => sockets.delete(socket));
+        socket.on("error", () => { client.destroy(); upstream.destroy(); });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolveListen);
+  });
+  await listen();
+  return {
+    port,
+    async cut() {
+      await new Promise((r) => { server.close(r); for (const socket of sockets) socket.destroy(); });
+    },
+    restore: listen,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((r) => (server.listening ? server.close(r) : r()));
+    },
+  };
+}
+
+/**
  * Starts Azurite, the demo provider and the local host.
  * @param {object} options
  * @param {string} [options.accessTokenLifetime] the provider's access-token lifetime (TimeSpan, e.g. "00:00:45")
  * @param {string[]} [options.redirectUris] redirect URIs registered for the demo-app client
  * @param {Record<string,string>} [options.hostSettings] extra FunctionsAuth settings (environment variable names)
  * @param {string} [options.logDir] where the processes' logs go (default: a new temporary folder)
+ * @param {boolean} [options.storageProxy] put a TCP proxy between the host and Azurite (`stack.storage.cut()`)
  */
-export async function startStack({ accessTokenLifetime = "00:05:00", redirectUris = ["http://127.0.0.1:3000/api/auth/callback/demo"], hostSettings = {}, logDir } = {}) {
+export async function startStack({ accessTokenLifetime = "00:05:00", redirectUris = ["http://127.0.0.1:3000/api/auth/callback/demo"], hostSettings = {}, logDir, storageProxy = false } = {}) {
   logDir ??= mkdtempSync(join(tmpdir(), "functionsauth-stack-"));
   const children = [];
+  let storage;
   const stop = async () => {
     await Promise.all(children.reverse().map((c) => c.stop()));
+    await storage?.close();
   };
 
   try {
@@ -113,7 +152,9 @@ export async function startStack({ accessTokenLifetime = "00:05:00", redirectUri
     children.push(provider);
 
     const functionKey = randomBytes(24).toString("base64url");
-    const storage = `DefaultEndpointsProtocol=http;AccountName=${azuriteAccount};AccountKey=${azuriteKey};TableEndpoint=http://127.0.0.1:${azuritePort}/${azuriteAccount};`;
+    storage = storageProxy ? await startTcpProxy(azuritePort) : undefined;
+    const tablePort = storage?.port ?? azuritePort;
+    const connectionString = `DefaultEndpointsProtocol=http;AccountName=${azuriteAccount};AccountKey=${azuriteKey};TableEndpoint=http://127.0.0.1:${tablePort}/${azuriteAccount};`;
     // The host runs in an empty folder, so no local.settings.json of the developer's is read: only these settings count.
     const host = startProcess("functionsauth", "dotnet", [
       requireBuilt(join(repoRoot, "src/FunctionsAuth.LocalHost/bin/Debug/net10.0/FunctionsAuth.LocalHost.dll"), "FunctionsAuth.LocalHost"),
@@ -122,8 +163,8 @@ export async function startStack({ accessTokenLifetime = "00:05:00", redirectUri
       logDir,
       cwd: mkdtempSync(join(tmpdir(), "functionsauth-host-")),
       env: {
-        FunctionsAuth__Storage__ConnectionString: storage,
-        AzureWebJobsStorage: storage,
+        FunctionsAuth__Storage__ConnectionString: connectionString,
+        AzureWebJobsStorage: connectionString,
         FunctionsAuth__Providers__demo__Kind: "Oidc",
         FunctionsAuth__Providers__demo__Issuer: issuer,
         FunctionsAuth__Providers__demo__ClientId: demoClient.id,
@@ -144,7 +185,7 @@ export async function startStack({ accessTokenLifetime = "00:05:00", redirectUri
     const baseUrl = `http://127.0.0.1:${hostPort}`;
     await waitFor("FunctionsAuth's local host", 90, httpOk(`${baseUrl}/api/health`), host);
 
-    return { baseUrl, functionKey, issuer, logDir, stop, provider: new DemoProvider(issuer) };
+    return { baseUrl, functionKey, issuer, logDir, stop, storage, provider: new DemoProvider(issuer) };
   } catch (error) {
     await stop();
     throw error;
