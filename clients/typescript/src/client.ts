@@ -61,7 +61,7 @@ export type SessionRegistration = CodeRegistration | HandOverRegistration;
 export interface AccessToken {
   accessToken: string;
   tokenType: string;
-  /** Unix seconds; 0 when the provider did not say. */
+  /** Unix seconds (FunctionsAuth assumes a default lifetime when the provider gave none). */
   expiresAt: number;
   scope: string | null;
   /** True when this call refreshed the token at the provider, false when it came from storage. */
