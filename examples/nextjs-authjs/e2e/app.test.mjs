@@ -31,6 +31,8 @@ let context;
 let page;
 let offlineLessPort;
 let offlineLessApp;
+let lazyStack;
+let lazyApp;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -76,7 +78,7 @@ before(async () => {
 });
 
 /** `next start` of the built app on 127.0.0.1:<port>, served as http://localhost:<port>; resolves once it answers. */
-async function startApp(name, appPort, extraEnv) {
+async function startApp(name, appPort, extraEnv, appStack = stack) {
   const started = startProcess(name, process.execPath, [join(appDir, "node_modules/next/dist/bin/next"), "start", "--hostname", "127.0.0.1", "--port", String(appPort)], {
     cwd: appDir,
     logDir: resultsDir,
@@ -85,11 +87,11 @@ async function startApp(name, appPort, extraEnv) {
       NEXT_TELEMETRY_DISABLED: "1",
       AUTH_SECRET: authSecret,
       AUTH_TRUST_HOST: "true",
-      AUTH_DEMO_ISSUER: stack.issuer,
+      AUTH_DEMO_ISSUER: appStack.issuer,
       AUTH_DEMO_ID: "demo-app",
       AUTH_DEMO_SECRET: "demo-secret",
-      FUNCTIONSAUTH_URL: stack.baseUrl,
-      FUNCTIONSAUTH_FUNCTION_KEY: stack.functionKey,
+      FUNCTIONSAUTH_URL: appStack.baseUrl,
+      FUNCTIONSAUTH_FUNCTION_KEY: appStack.functionKey,
       FUNCTIONSAUTH_PROVIDER: "demo",
       FUNCTIONSAUTH_MIN_TTL: "10",
       AUTH_URL: `http://localhost:${appPort}`,
@@ -109,6 +111,8 @@ async function startApp(name, appPort, extraEnv) {
 
 after(async () => {
   await browser?.close();
+  await lazyApp?.stop();
+  await lazyStack?.stop();
   await offlineLessApp?.stop();
   await app?.stop();
   await stack?.stop();
@@ -205,6 +209,60 @@ test("stays signed in across three token lifetimes, two tabs at once: every toke
   console.log(`${round} rounds; provider refreshes: ${afterwards.successfulRefreshes - before.successfulRefreshes}; token sources: ${JSON.stringify(countBy(sources))}`);
   assert.equal(afterwards.reusedRefreshTokens, 0, "no refresh token was presented twice");
   assert.ok(afterwards.successfulRefreshes - before.successfulRefreshes >= 3, "the session was refreshed at least once per lifetime");
+});
+
+test("sweeper off, two tabs at the same instant when the token is about to expire: one refresh at the provider, both signed in", async () => {
+  // A second stack whose sweeper is disabled, so that the pages themselves hit expiry and refresh on the request path.
+  const lazyPort = await freePort();
+  const lazyUrl = `http://localhost:${lazyPort}`;
+  lazyStack = await startStack({
+    accessTokenLifetime: `00:00:${tokenLifetimeSeconds}`,
+    redirectUris: [`${lazyUrl}/api/auth/callback/demo`],
+    logDir: join(resultsDir, "sweeper-off"),
+    hostSettings: {
+      "AzureWebJobs.Sweeper.Disabled": "true",
+      SweeperSchedule: "*/5 * * * * *",
+      FunctionsAuth__Sweeper__TimeBudget: "00:00:04",
+      FunctionsAuth__Sweeper__SafetyMargin: "00:00:01",
+      FunctionsAuth__ProviderTimeout: "00:00:03",
+      FunctionsAuth__LeaseDuration: "00:00:20",
+      FunctionsAuth__RefreshWindow: "00:00:28",
+      FunctionsAuth__DefaultMinTtl: "00:00:10",
+    },
+  });
+  lazyApp = await startApp("next-sweeper-off", lazyPort, {}, lazyStack);
+  const isolated = await browser.newContext();
+  try {
+    const [first, second] = [await isolated.newPage(), await isolated.newPage()];
+    await first.goto(`${lazyUrl}/signin`);
+    await Promise.all([first.waitForURL(`${lazyUrl}/protected`), first.getByTestId("sign-in").click()]);
+    assert.equal(await first.getByTestId("resource").getAttribute("data-status"), "200");
+    const cookie = (await isolated.cookies(lazyUrl)).find((c) => c.name === cookieName);
+    const { handle } = await decode({ token: cookie.value, secret: authSecret, salt: cookieName });
+    const client = createClient({ baseUrl: lazyStack.baseUrl, functionKey: lazyStack.functionKey });
+    const { expiresAt } = await client.getAccessToken(handle, { minTtl: 0 });
+
+    // Pages ask for 10 s of validity: with 7 s left, both requests need a refresh.
+    const wait = expiresAt * 1000 - 7000 - Date.now();
+    assert.ok(wait > 0 && wait < tokenLifetimeSeconds * 1000, `wait ${wait} ms`);
+    await sleep(wait);
+    const before = await lazyStack.provider.statistics();
+    await Promise.all([first.reload(), second.goto(`${lazyUrl}/protected`)]);
+
+    const afterwards = await lazyStack.provider.statistics();
+    const sources = [];
+    for (const tab of [first, second]) {
+      assert.equal(new URL(tab.url()).pathname, "/protected");
+      assert.equal(await tab.getByTestId("resource").getAttribute("data-status"), "200");
+      sources.push(await tab.getByTestId("token-source").textContent());
+    }
+    console.log(`two tabs at expiry: ${JSON.stringify(sources)}; provider refresh requests: ${afterwards.refreshRequests - before.refreshRequests}`);
+    assert.ok(sources.some((s) => s.startsWith("refreshed")), "the pages refreshed on the request path");
+    assert.equal(afterwards.refreshRequests - before.refreshRequests, 1, "one refresh for both tabs");
+    assert.equal(afterwards.reusedRefreshTokens, 0);
+  } finally {
+    await isolated.close();
+  }
 });
 
 // FunctionsAuth answers a storage outage on the refresh path with 500 server_error instead of the contract's

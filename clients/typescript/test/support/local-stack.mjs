@@ -3,7 +3,7 @@
 // Used by the client's integration tests and by the Next.js example's browser tests.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, mkdtempSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -123,6 +123,7 @@ export async function startTcpProxy(targetPort) {
  */
 export async function startStack({ accessTokenLifetime = "00:05:00", redirectUris = ["http://127.0.0.1:3000/api/auth/callback/demo"], hostSettings = {}, logDir, storageProxy = false } = {}) {
   logDir ??= mkdtempSync(join(tmpdir(), "functionsauth-stack-"));
+  mkdirSync(logDir, { recursive: true });
   const children = [];
   let storage;
   const stop = async () => {
