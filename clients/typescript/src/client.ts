@@ -172,8 +172,8 @@ export function createClient(options: ClientOptions): FunctionsAuthClient {
 
   return {
     async registerSession(registration, callOptions = {}) {
-      const { json } = await post("api/auth/sessions", toWire(registration), callOptions.signal);
-      const body = expectObject(json, ["session", "access_token", "token_type", "expires_at"]) as Schemas["SessionCreated"];
+      const { status, json } = await post("api/auth/sessions", toWire(registration), callOptions.signal);
+      const body = expectObject(status, json, ["session", "access_token", "token_type", "expires_at"]) as Schemas["SessionCreated"];
       return {
         session: body.session,
         accessToken: body.access_token,
@@ -191,8 +191,8 @@ export function createClient(options: ClientOptions): FunctionsAuthClient {
         ...(callOptions.minTtl === undefined ? {} : { min_ttl: callOptions.minTtl }),
       };
       return withRetry(callOptions.signal, async () => {
-        const { json } = await post("api/auth/refresh", request, callOptions.signal);
-        const body = expectObject(json, ["access_token", "token_type", "expires_at", "refreshed"]) as Schemas["AccessToken"];
+        const { status, json } = await post("api/auth/refresh", request, callOptions.signal);
+        const body = expectObject(status, json, ["access_token", "token_type", "expires_at", "refreshed"]) as Schemas["AccessToken"];
         return {
           accessToken: body.access_token,
           tokenType: body.token_type,
@@ -251,9 +251,9 @@ function safeParse(text: string): unknown {
   }
 }
 
-function expectObject(json: unknown, required: string[]): Record<string, unknown> {
+function expectObject(status: number, json: unknown, required: string[]): Record<string, unknown> {
   if (typeof json !== "object" || json === null || required.some((name) => !(name in json))) {
-    throw new ConnectionError(200, "unexpected_response", "FunctionsAuth answered with a body that is not the contract's.");
+    throw new ConnectionError(status, "unexpected_response", "FunctionsAuth answered with a body that is not the contract's.");
   }
 
   return json as Record<string, unknown>;

@@ -283,6 +283,7 @@ test("a 200 that is not the contract's body is an unexpected_response, not a tok
 
   assert.ok(error instanceof ConnectionError);
   assert.equal(error.code, "unexpected_response");
+  assert.equal(error.status, 200);
 });
 
 test("an error message never carries a token or a handle, even when the server echoes one", async () => {
