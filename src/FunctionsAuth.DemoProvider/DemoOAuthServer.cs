@@ -121,10 +121,7 @@ public sealed class DemoOAuthServer : IAsyncDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(subject);
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
 
-        // Authorizations first: a revoked authorization alone makes OpenIddict reject all of its tokens.
-        await using var scope = _app.Services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<IOpenIddictAuthorizationManager>().RevokeBySubjectAsync(subject, ct);
-        await scope.ServiceProvider.GetRequiredService<IOpenIddictTokenManager>().RevokeBySubjectAsync(subject, ct);
+        await GrantRevocation.RevokeBySubjectAsync(_app.Services, subject, ct);
     }
 
     /// <summary>

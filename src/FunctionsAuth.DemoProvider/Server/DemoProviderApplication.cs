@@ -55,7 +55,8 @@ internal static class DemoProviderApplication
             {
                 server.SetAuthorizationEndpointUris("connect/authorize")
                       .SetTokenEndpointUris("connect/token")
-                      .SetRevocationEndpointUris("connect/revoke");
+                      .SetRevocationEndpointUris("connect/revoke")
+                      .SetUserInfoEndpointUris("connect/userinfo");
 
                 server.AllowAuthorizationCodeFlow()
                       .RequireProofKeyForCodeExchange()
@@ -94,13 +95,16 @@ internal static class DemoProviderApplication
                 // Plain http on loopback: without this, OpenIddict refuses every request that is not HTTPS.
                 server.UseAspNetCore()
                       .DisableTransportSecurityRequirement()
-                      .EnableAuthorizationEndpointPassthrough();
+                      .EnableAuthorizationEndpointPassthrough()
+                      .EnableUserInfoEndpointPassthrough();
             });
 
         var app = builder.Build();
 
         app.UseAuthentication();
         app.MapMethods("/connect/authorize", [HttpMethods.Get, HttpMethods.Post], AuthorizeEndpoint.Handle);
+        app.MapMethods("/connect/userinfo", [HttpMethods.Get, HttpMethods.Post], (Func<HttpContext, Task<IResult>>)UserInfoEndpoint.HandleAsync);
+        TestEndpoints.Map(app);
 
         return app;
     }

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
@@ -111,6 +112,15 @@ internal sealed class RedeemTokenEntryStrictly(
 
 internal static class GrantRevocation
 {
+    /// <summary>Every authorization and token of <paramref name="subject"/>: an admin's "sign out everywhere".</summary>
+    public static async Task RevokeBySubjectAsync(IServiceProvider services, string subject, CancellationToken cancellationToken)
+    {
+        // Authorizations first: a revoked authorization alone makes OpenIddict reject all of its tokens.
+        await using var scope = services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<IOpenIddictAuthorizationManager>().RevokeBySubjectAsync(subject, cancellationToken);
+        await scope.ServiceProvider.GetRequiredService<IOpenIddictTokenManager>().RevokeBySubjectAsync(subject, cancellationToken);
+    }
+
     public static async Task RevokeAsync(
         IOpenIddictTokenManager tokens,
         IOpenIddictAuthorizationManager authorizations,
