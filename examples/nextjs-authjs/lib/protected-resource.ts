@@ -19,9 +19,9 @@ export async function callProtectedResource(): Promise<ResourceResult> {
   let response = await callWith(token.token.accessToken);
   if (response.status === 401) {
     // The provider rejects a token FunctionsAuth still holds as valid (e.g. the grant was revoked at the provider).
-    // Ask once for a new one: min_ttl above the token's lifetime makes FunctionsAuth refresh, which either yields a
-    // working token or tells us the grant is gone (reauth_required: accessToken() sends the user to sign in).
-    token = await accessToken({ minTtl: 86_400 });
+    // Ask once for a new one: a min_ttl just above what this token has left makes FunctionsAuth refresh, which either
+    // yields a working token or tells us the grant is gone (reauth_required: accessToken() sends the user to sign in).
+    token = await accessToken({ minTtl: justMoreThan(token.token.expiresAt) });
     if (token.kind === "unavailable") {
       return token;
     }
@@ -43,6 +43,14 @@ export async function callProtectedResource(): Promise<ResourceResult> {
     expiresAt: token.token.expiresAt,
     refreshed: token.token.refreshed,
   };
+}
+
+/**
+ * A min_ttl the token expiring at `expiresAt` no longer meets: FunctionsAuth refreshes for it (once the token is older
+ * than a twentieth of its lifetime, at most a minute; a younger one is as fresh as a refresh would make it).
+ */
+export function justMoreThan(expiresAt: number): number {
+  return Math.max(0, expiresAt - Math.floor(Date.now() / 1000)) + 1;
 }
 
 export function callWith(token: string): Promise<Response> {

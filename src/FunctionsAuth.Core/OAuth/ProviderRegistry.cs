@@ -137,6 +137,11 @@ internal sealed class ProviderRegistry(
             // Malformed JSON, a value of the wrong type, or a charset the reader does not know: not a document we can use.
             throw new ProviderDiscoveryException($"Provider '{name}': {discoveryUri.GetLeftPart(UriPartial.Path)} is not a JSON discovery document.");
         }
+        catch (HttpRequestException ex) when (ex.StatusCode is { } status && (int)status is >= 300 and < 400)
+        {
+            // Redirects are not followed (they could lead the token requests elsewhere): the issuer is misconfigured.
+            throw new ProviderDiscoveryException($"Provider '{name}': {discoveryUri.GetLeftPart(UriPartial.Path)} answered a redirect ({(int)status}); set Issuer to the URL that serves the document.");
+        }
 
         if (document is null)
         {

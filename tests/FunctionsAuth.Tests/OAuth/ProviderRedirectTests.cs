@@ -66,9 +66,9 @@ public sealed class ProviderRedirectTests : IAsyncLifetime
             "api/auth/sessions",
             $$"""{"provider":"{{Provider}}","code":"some-code","code_verifier":"{{Verifier}}","redirect_uri":"https://app.example/callback"}""");
 
-        // The discovery client reports the 307 as a failed fetch, which ProviderRegistry treats like an unreachable
-        // provider (503, retryable); what matters here is that nothing was fetched from, or sent to, the target.
-        await Expect.ErrorAsync(response, HttpStatusCode.ServiceUnavailable, "provider_unavailable");
+        // A discovery document behind a redirect is a misconfigured issuer, not an outage: 502, and nothing fetched
+        // from, or sent to, the target.
+        await Expect.ErrorAsync(response, HttpStatusCode.BadGateway, "provider_error");
         Assert.Empty(provider.ArrivedAtTarget);
     }
 

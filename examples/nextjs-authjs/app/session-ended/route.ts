@@ -2,7 +2,7 @@ import { type NextRequest } from "next/server";
 import { isSignInRequired } from "@functionsauth/client";
 import { currentHandle, sessionCookieName } from "@/lib/access-token";
 import { functionsAuth } from "@/lib/functionsauth";
-import { callWith } from "@/lib/protected-resource";
+import { callWith, justMoreThan } from "@/lib/protected-resource";
 
 const reasons = new Set(["reauth_required", "invalid_session", "token_rejected"]);
 
@@ -23,7 +23,11 @@ export async function GET(request: NextRequest) {
   const handle = await currentHandle();
   if (handle) {
     try {
-      const token = await functionsAuth().getAccessToken(handle, { minTtl: reason === "token_rejected" ? 86_400 : 0 });
+      let token = await functionsAuth().getAccessToken(handle, { minTtl: 0 });
+      if (reason === "token_rejected" && (await callWith(token.accessToken)).status === 401) {
+        token = await functionsAuth().getAccessToken(handle, { minTtl: justMoreThan(token.expiresAt) });
+      }
+
       if (reason !== "token_rejected" || (await callWith(token.accessToken)).status !== 401) {
         return seeOther("/");
       }
