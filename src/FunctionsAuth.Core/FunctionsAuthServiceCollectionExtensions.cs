@@ -112,6 +112,11 @@ internal sealed partial class StartupTasks(
     IOptions<FunctionsAuthOptions> options,
     ILogger<StartupTasks> logger) : IHostedService
 {
+    private static readonly TimeSpan MaxTableRetryDelay = TimeSpan.FromSeconds(30);
+
+    private readonly CancellationTokenSource stopping = new();
+    private Task tablesRetry = Task.CompletedTask;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         LogSecretSource(logger, secrets.Kind);
@@ -128,9 +133,12 @@ internal sealed partial class StartupTasks(
         {
             await store.EnsureTablesAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (StorageUnavailableException ex)
         {
-            LogTablesUnavailable(logger, ex.GetType().Name);
+            // Storage may come up after us (an emulator starting, a private endpoint's DNS settling): keep trying in
+            // the background; requests answer 503 temporarily_unavailable until the tables exist.
+            LogTablesUnavailable(logger, ex.Failure);
+            tablesRetry = CreateTablesWhenStorageAnswersAsync(stopping.Token);
         }
 
         try
@@ -145,10 +153,41 @@ internal sealed partial class StartupTasks(
         }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await stopping.CancelAsync();
+        await tablesRetry;
+        stopping.Dispose();
+    }
 
-    [LoggerMessage(4001, LogLevel.Error, "Table Storage could not be reached at start-up ({ExceptionType}); /api/health reports unhealthy until it answers.")]
-    private static partial void LogTablesUnavailable(ILogger logger, string exceptionType);
+    private async Task CreateTablesWhenStorageAnswersAsync(CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        for (var attempt = 2; !cancellationToken.IsCancellationRequested; attempt++)
+        {
+            try
+            {
+                await Task.Delay(delay, cancellationToken);
+                await store.EnsureTablesAsync(cancellationToken);
+                LogTablesCreated(logger, attempt);
+                return;
+            }
+            catch (StorageUnavailableException)
+            {
+                delay = delay * 2 > MaxTableRetryDelay ? MaxTableRetryDelay : delay * 2;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    [LoggerMessage(4001, LogLevel.Error, "Table Storage could not be reached at start-up ({Failure}); retrying in the background, and requests answer 503 until it answers.")]
+    private static partial void LogTablesUnavailable(ILogger logger, string failure);
+
+    [LoggerMessage(4004, LogLevel.Information, "Table Storage answered: tables ready (attempt {Attempt}).")]
+    private static partial void LogTablesCreated(ILogger logger, int attempt);
 
     [LoggerMessage(4002, LogLevel.Information, "Secrets and the token-encryption key come from {SecretSource}.")]
     private static partial void LogSecretSource(ILogger logger, string secretSource);

@@ -26,6 +26,9 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     private readonly TableClient sessions = service.GetTableClient(options.Value.Storage.SessionsTable);
     private readonly TableClient dueIndex = service.GetTableClient(options.Value.Storage.DueIndexTable);
 
+    /// <summary>Set once both tables are known to exist (created, or creation forbidden because infra/ made them).</summary>
+    private volatile bool tablesReady;
+
     public string SessionsTableName => sessions.Name;
 
     public async Task EnsureTablesAsync(CancellationToken cancellationToken)
@@ -41,7 +44,13 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
                 // With table-scoped roles the app may not create tables; infra/ creates them.
                 Log.TableCreationForbidden(logger, table.Name);
             }
+            catch (Exception ex) when (IsOutage(ex, cancellationToken))
+            {
+                throw Outage(ex);
+            }
         }
+
+        tablesReady = true;
     }
 
     public async Task<SessionEntity?> GetAsync(SessionKey key, CancellationToken cancellationToken)
@@ -327,9 +336,15 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         }
     }
 
-    /// <summary>Reads nothing but proves the table answers with the configured identity.</summary>
+    /// <summary>Reads nothing but proves the table answers with the configured identity (and that the tables exist).</summary>
     public async Task CheckAsync(CancellationToken cancellationToken)
     {
+        if (!tablesReady)
+        {
+            // Start-up could not create them (storage did not answer then): healthy only once they exist.
+            await EnsureTablesAsync(cancellationToken);
+        }
+
         try
         {
             await sessions.GetEntityIfExistsAsync<SessionEntity>("health", "health", select: ["PartitionKey"], cancellationToken: cancellationToken);
@@ -351,7 +366,7 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     /// </summary>
     private static bool IsOutage(Exception ex, CancellationToken cancellationToken) => ex switch
     {
-        RequestFailedException r => r.Status is 0 or (int)HttpStatusCode.Forbidden or (int)HttpStatusCode.RequestTimeout or (int)HttpStatusCode.TooManyRequests or >= 500,
+        RequestFailedException r => r.Status is 0 or (int)HttpStatusCode.Forbidden or (int)HttpStatusCode.RequestTimeout or (int)HttpStatusCode.TooManyRequests or >= 500 || IsTableMissing(r),
         AggregateException => true,
         HttpRequestException or IOException => true,
         OperationCanceledException => !cancellationToken.IsCancellationRequested,
@@ -364,6 +379,7 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         var failure = first switch
         {
             RequestFailedException { Status: 0 } => "connection_failed",
+            RequestFailedException r when IsTableMissing(r) => "table_not_found",
             RequestFailedException r => "http_" + r.Status.ToString(CultureInfo.InvariantCulture),
             OperationCanceledException => "timeout",
             _ => "connection_failed",
@@ -374,7 +390,14 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     }
 
     private static bool IsLostRace(RequestFailedException ex) =>
-        ex.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.NotFound;
+        ex.Status is (int)HttpStatusCode.PreconditionFailed || (ex.Status == (int)HttpStatusCode.NotFound && !IsTableMissing(ex));
+
+    /// <summary>
+    /// The table itself is missing (not created yet: storage was unreachable at start-up), not the row: an outage of
+    /// ours until start-up's retry creates it, never "the session is gone".
+    /// </summary>
+    private static bool IsTableMissing(RequestFailedException ex) =>
+        ex.Status == (int)HttpStatusCode.NotFound && ex.ErrorCode == "TableNotFound";
 
     private static UpdateResult Translate(RequestFailedException ex) =>
         ex.Status == (int)HttpStatusCode.PreconditionFailed ? UpdateResult.Conflict : UpdateResult.NotFound;
