@@ -111,11 +111,18 @@ internal sealed class RefreshCoordinator(
         var opts = options.Value;
         var maxWait = opts.LeaseDuration + opts.ProviderTimeout;
         var waitStarted = Stopwatch.GetTimestamp();
+        var leaseWaited = false;
         var poll = MinPoll;
         while (true)
         {
             var session = lastRead ?? await store.GetAsync(key, CancellationToken.None);
             lastRead = null;
+            if (leaseWaited && !(session?.IsLeased(time.GetUtcNow()) ?? false))
+            {
+                metrics.LeaseWait(Stopwatch.GetElapsedTime(waitStarted), "released");
+                leaseWaited = false;
+            }
+
             if (session is null || session.Status == SessionStatus.Revoked)
             {
                 return new RefreshOutcome(RefreshStatus.InvalidSession);
@@ -135,8 +142,10 @@ internal sealed class RefreshCoordinator(
             if (session.IsLeased(now))
             {
                 // Someone else (this or another instance) is refreshing: wait for its result, then re-read.
+                leaseWaited = true;
                 if (Stopwatch.GetElapsedTime(waitStarted) > maxWait)
                 {
+                    metrics.LeaseWait(Stopwatch.GetElapsedTime(waitStarted), "timed_out");
                     return new RefreshOutcome(RefreshStatus.Unavailable, session, RetryAfter: BusyRetryAfter, Error: RefreshInProgress);
                 }
 
