@@ -14,6 +14,8 @@ public sealed class FunctionsAuthMetrics
         HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60],
     };
 
+    private readonly Histogram<double> leaseWaitDuration;
+    private readonly Counter<long> keyRingLoads;
     private readonly Counter<long> providerRequests;
     private readonly Histogram<double> providerDuration;
     private readonly Counter<long> refreshRequests;
@@ -22,13 +24,13 @@ public sealed class FunctionsAuthMetrics
     private readonly Counter<long> sweeperErrors;
     private readonly Counter<long> rotatedTokenWrites;
     private readonly Counter<long> refreshOutcomeUnknown;
-    private readonly Histogram<double> leaseWaitDuration;
-    private readonly Counter<long> keyRingLoads;
-    private readonly Counter<long> circuitStateChanges;
+    private readonly Counter<long> circuitTransitions;
 
     public FunctionsAuthMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
+        leaseWaitDuration = meter.CreateHistogram<double>("functionsauth.refresh.lease_wait.duration", "s", "How long a refresh waited for another holder of the session's lease, by result (released, timed_out).", tags: null, advice: SecondsBuckets);
+        keyRingLoads = meter.CreateCounter<long>("functionsauth.key_ring.loads", "{load}", "Loads of the token-encryption key ring, by result (loaded, unchanged, invalid_key, failed).");
         providerRequests = meter.CreateCounter<long>("functionsauth.provider.requests", "{request}", "Requests sent to providers' token and revocation endpoints.");
         providerDuration = meter.CreateHistogram<double>("functionsauth.provider.request.duration", "s", "Duration of provider token requests.", tags: null, advice: SecondsBuckets);
         refreshRequests = meter.CreateCounter<long>("functionsauth.refresh.requests", "{request}", "Calls of /api/auth/refresh by outcome.");
@@ -36,10 +38,8 @@ public sealed class FunctionsAuthMetrics
         sweeperDuration = meter.CreateHistogram<double>("functionsauth.sweeper.run.duration", "s", "Duration of sweeper runs, by result (completed, budget_exhausted, cancelled).");
         rotatedTokenWrites = meter.CreateCounter<long>("functionsauth.rotated_token.writes", "{write}", "Writes of a rotated refresh token that met a storage failure, by result (retried, stored, lost).");
         refreshOutcomeUnknown = meter.CreateCounter<long>("functionsauth.refresh.outcome_unknown", "{refresh}", "Refreshes sent to a provider whose answer was lost (time-out, dropped connection, unreadable answer).");
+        circuitTransitions = meter.CreateCounter<long>("functionsauth.provider.circuit.transitions", "{transition}", "Changes of a provider's circuit breaker state (open, half_open, closed).");
         sweeperErrors = meter.CreateCounter<long>("functionsauth.sweeper.errors", "{error}", "Sessions a sweeper run could not handle because of an exception (storage, decryption...).");
-        leaseWaitDuration = meter.CreateHistogram<double>("functionsauth.refresh.lease_wait.duration", "s", "How long a refresh waited for another holder of the session's lease, by result (released, timed_out).", tags: null, advice: SecondsBuckets);
-        keyRingLoads = meter.CreateCounter<long>("functionsauth.key_ring.loads", "{load}", "Loads of the token-encryption key ring, by result (loaded, unchanged, invalid_key, failed).");
-        circuitStateChanges = meter.CreateCounter<long>("functionsauth.provider.circuit.state_changes", "{change}", "Changes of a provider's circuit breaker, by provider and the state entered (open, half_open, closed).");
     }
 
     internal void ProviderRequest(string provider, string grantType, string outcome, TimeSpan? duration = null)
@@ -57,15 +57,10 @@ public sealed class FunctionsAuthMetrics
     internal void RefreshOutcomeUnknown(string provider, string error) =>
         refreshOutcomeUnknown.Add(1, new KeyValuePair<string, object?>("provider", provider), new KeyValuePair<string, object?>("error", error));
 
-    internal void RefreshRequest(string outcome) => refreshRequests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
-
-    internal void LeaseWait(TimeSpan duration, string result) =>
-        leaseWaitDuration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("result", result));
-
-    internal void KeyRingLoad(string result) => keyRingLoads.Add(1, new KeyValuePair<string, object?>("result", result));
-
     internal void CircuitStateChanged(string provider, string state) =>
-        circuitStateChanges.Add(1, new KeyValuePair<string, object?>("provider", provider), new KeyValuePair<string, object?>("state", state));
+        circuitTransitions.Add(1, new KeyValuePair<string, object?>("provider", provider), new KeyValuePair<string, object?>("state", state));
+
+    internal void RefreshRequest(string outcome) => refreshRequests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     internal void SweeperSessions(string outcome, long count)
     {
@@ -85,4 +80,9 @@ public sealed class FunctionsAuthMetrics
             sweeperErrors.Add(count);
         }
     }
+
+    internal void LeaseWait(TimeSpan duration, string result) =>
+        leaseWaitDuration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("result", result));
+
+    internal void KeyRingLoad(string result) => keyRingLoads.Add(1, new KeyValuePair<string, object?>("result", result));
 }
