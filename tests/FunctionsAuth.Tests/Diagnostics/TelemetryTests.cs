@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
+using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
@@ -156,6 +157,26 @@ public sealed class TelemetryTests : DemoProviderTestBase
         Assert.Equal(1, hostInstrumentation);
         Assert.NotNull(provider.GetService<TracerProvider>());
         Assert.NotNull(provider.GetService<MeterProvider>());
+    }
+
+    [Fact]
+    public async Task FunctionsHost_WithOtlpEndpoint_ExportsOurSpansBelowTheWorkersOwn()
+    {
+        var environment = await TestEnvironment.CreateAsync();
+        environment.Settings["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:9";
+        var spans = new LockedCollection<Activity>();
+        using var host = FunctionsAuth.Functions.FunctionsApp.Build(FunctionsAuth.Tests.Hosting.WorkerHostTests.Args(environment.Settings));
+
+        // The real container of the worker: its tracer provider listens to our source (an in-memory exporter is added
+        // the way a test host adds one; the OTLP exporter points at a closed port and is never flushed here).
+        var tracer = host.Services.GetRequiredService<TracerProvider>();
+        Assert.NotNull(host.Services.GetService<MeterProvider>());
+        tracer.AddProcessor(new SimpleActivityExportProcessor(new InMemoryExporter<Activity>(spans)));
+        using (FunctionsAuthTracing.StartApiCall("refresh"))
+        {
+        }
+
+        Assert.Contains(spans.Snapshot(), s => s.OperationName == "auth.refresh" && s.Source.Name == FunctionsAuthTracing.SourceName);
     }
 
     [Fact]
