@@ -55,10 +55,10 @@ public static class FunctionsAuthServiceCollectionExtensions
 
         services.TryAddSingleton<CircuitBreaker>();
         services.TryAddSingleton<ProviderRegistry>();
-        services.AddHttpClient(ProviderRegistry.DiscoveryClientName).RemoveAllLoggers().AddHttpMessageHandler(static () => new ProviderCallTracingHandler("discovery"));
+        services.AddHttpClient(ProviderRegistry.DiscoveryClientName).RemoveAllLoggers();
 
         // Each call's own time-out applies (ProviderTimeout); the factory's default logging would record endpoints at Information.
-        services.AddHttpClient(OAuthClient.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan).RemoveAllLoggers().AddHttpMessageHandler(static () => new ProviderCallTracingHandler("oauth"));
+        services.AddHttpClient(OAuthClient.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan).RemoveAllLoggers();
         services.TryAddSingleton<OAuthClient>();
 
         services.TryAddSingleton<SessionCrypto>();

@@ -1,5 +1,6 @@
 using Azure.Identity;
 using Azure.Monitor.OpenTelemetry.Exporter;
+using FunctionsAuth.OAuth;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -36,6 +37,11 @@ public static class TelemetryServiceCollectionExtensions
         // Where our sources and meter are; a provider only exists when an exporter (or a test's) registers one.
         services.ConfigureOpenTelemetryTracerProvider(static tracing => tracing.AddSource(TraceSources));
         services.ConfigureOpenTelemetryMeterProvider(static metrics => metrics.AddMeter(FunctionsAuthMetrics.MeterName));
+
+        // A client span per provider call, on the clients AddFunctionsAuth registers (a named client's builder adds to
+        // it); without a listener the handler only passes the request on.
+        services.AddHttpClient(OAuthClient.HttpClientName).AddHttpMessageHandler(static () => new ProviderCallTracingHandler("oauth"));
+        services.AddHttpClient(ProviderRegistry.DiscoveryClientName).AddHttpMessageHandler(static () => new ProviderCallTracingHandler("discovery"));
 
         var exporters = TelemetryExporters.From(configuration);
         services.AddSingleton(exporters);
