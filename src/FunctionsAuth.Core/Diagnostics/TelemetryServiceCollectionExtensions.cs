@@ -20,7 +20,8 @@ public static class TelemetryServiceCollectionExtensions
     internal static readonly string[] TraceSources = [FunctionsAuthTracing.SourceName, "Azure.Data.Tables.*", "Azure.Security.KeyVault.Secrets.*"];
 
     /// <summary>
-    /// Metrics (meter <c>FunctionsAuth</c>) and traces (<see cref="TraceSources"/>), exported to Azure Monitor when
+    /// Metrics (meter <c>FunctionsAuth</c>) and traces (<see cref="TraceSources"/>, with a span per provider HTTP call
+    /// from the clients <see cref="FunctionsAuthServiceCollectionExtensions.AddFunctionsAuth"/> registers), exported to Azure Monitor when
     /// <c>APPLICATIONINSIGHTS_CONNECTION_STRING</c> is set (ingestion authenticated with the managed identity: the
     /// component accepts nothing else), over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, both when both are,
     /// and not at all otherwise. <paramref name="hostInstrumentation"/> adds what only one host has (the worker's or
