@@ -131,6 +131,17 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
+// Refresh outcomes, provider latency, sweeper runs and reauth rate, from the telemetry the app exports.
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    displayName: 'FunctionsAuth (${environmentName})'
+    location: location
+    tags: allTags
+  }
+}
+
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {

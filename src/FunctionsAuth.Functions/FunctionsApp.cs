@@ -1,5 +1,7 @@
+using FunctionsAuth.Diagnostics;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Azure.Functions.Worker.Core.FunctionMetadata;
+using Microsoft.Azure.Functions.Worker.OpenTelemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -13,6 +15,8 @@ public static class FunctionsApp
         var builder = FunctionsApplication.CreateBuilder(args);
         builder.ConfigureFunctionsWebApplication();
         builder.Services.AddFunctionsAuth();
+        // The worker's own spans (one per invocation, correlated with the host's) and its resource attributes.
+        builder.Services.AddFunctionsAuthTelemetry(builder.Configuration, static telemetry => telemetry.UseFunctionsWorkerDefaults());
         builder.Services.AddSingleton<IFunctionMetadataTransformer, SweeperScheduleDefault>();
         return builder.Build();
     }

@@ -1,7 +1,10 @@
+using FunctionsAuth.Diagnostics;
 using FunctionsAuth.Functions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Trace;
 
 namespace FunctionsAuth.LocalHost;
 
@@ -19,6 +22,7 @@ public static class LocalFunctionsHost
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddSimpleConsole(console => console.SingleLine = true);
         builder.Services.AddFunctionsAuth();
+        builder.Services.AddFunctionsAuthTelemetry(builder.Configuration, static telemetry => telemetry.WithTracing(static tracing => tracing.AddAspNetCoreInstrumentation()));
         var catalog = FunctionCatalog.FromAssembly(typeof(AuthFunctions).Assembly);
         builder.Services.AddSingleton(catalog);
         builder.Services.AddSingleton<FunctionKeys>();

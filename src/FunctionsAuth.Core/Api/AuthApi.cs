@@ -240,6 +240,7 @@ internal sealed class AuthApi : IAuthApi
         var minTtl = request.MinTtl is { } seconds ? TimeSpan.FromSeconds(seconds) : options.Value.DefaultMinTtl;
         var outcome = await sessions.GetAccessTokenAsync(key, minTtl, cancellationToken);
         metrics.RefreshRequest(outcome.Status.ToString());
+        FunctionsAuthTracing.RefreshOutcome(key, outcome.Status.ToString());
         return outcome switch
         {
             { Status: RefreshStatus.Current or RefreshStatus.Refreshed, Session: { } session, AccessToken: { } accessToken } =>

@@ -8,6 +8,14 @@ public sealed class FunctionsAuthMetrics
 {
     public const string MeterName = "FunctionsAuth";
 
+    // The SDK's default boundaries (0, 5, 10, 25... 10000) suit milliseconds; these durations are in seconds.
+    private static readonly InstrumentAdvice<double> SecondsBuckets = new()
+    {
+        HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60],
+    };
+
+    private readonly Histogram<double> leaseWaitDuration;
+    private readonly Counter<long> keyRingLoads;
     private readonly Counter<long> providerRequests;
     private readonly Histogram<double> providerDuration;
     private readonly Counter<long> refreshRequests;
@@ -21,8 +29,10 @@ public sealed class FunctionsAuthMetrics
     public FunctionsAuthMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
+        leaseWaitDuration = meter.CreateHistogram<double>("functionsauth.refresh.lease_wait.duration", "s", "How long a refresh waited for another holder of the session's lease, by result (released, timed_out).", tags: null, advice: SecondsBuckets);
+        keyRingLoads = meter.CreateCounter<long>("functionsauth.key_ring.loads", "{load}", "Loads of the token-encryption key ring, by result (loaded, unchanged, invalid_key, failed).");
         providerRequests = meter.CreateCounter<long>("functionsauth.provider.requests", "{request}", "Requests sent to providers' token and revocation endpoints.");
-        providerDuration = meter.CreateHistogram<double>("functionsauth.provider.request.duration", "s", "Duration of provider token requests.");
+        providerDuration = meter.CreateHistogram<double>("functionsauth.provider.request.duration", "s", "Duration of provider token requests.", tags: null, advice: SecondsBuckets);
         refreshRequests = meter.CreateCounter<long>("functionsauth.refresh.requests", "{request}", "Calls of /api/auth/refresh by outcome.");
         sweeperSessions = meter.CreateCounter<long>("functionsauth.sweeper.sessions", "{session}", "Sessions handled by sweeper runs, by outcome.");
         sweeperDuration = meter.CreateHistogram<double>("functionsauth.sweeper.run.duration", "s", "Duration of sweeper runs, by result (completed, budget_exhausted, cancelled).");
@@ -70,4 +80,9 @@ public sealed class FunctionsAuthMetrics
             sweeperErrors.Add(count);
         }
     }
+
+    internal void LeaseWait(TimeSpan duration, string result) =>
+        leaseWaitDuration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("result", result));
+
+    internal void KeyRingLoad(string result) => keyRingLoads.Add(1, new KeyValuePair<string, object?>("result", result));
 }

@@ -4,6 +4,7 @@ using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text;
 using FunctionsAuth.Configuration;
+using FunctionsAuth.Diagnostics;
 using FunctionsAuth.Secrets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -43,14 +44,16 @@ public sealed class TokenProtector
     private readonly TimeSpan _cacheDuration;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<TokenProtector> _logger;
+    private readonly FunctionsAuthMetrics? _metrics;
     private readonly Lock _loadGate = new();
 
     private RingState? _state;
     private Task<ExceptionDispatchInfo?>? _loading;
     private long _nextUnknownKeyReloadTicks;
 
-    public TokenProtector(ISecretSource secretSource, IOptions<FunctionsAuthOptions> options, TimeProvider timeProvider, ILogger<TokenProtector> logger)
+    public TokenProtector(ISecretSource secretSource, IOptions<FunctionsAuthOptions> options, TimeProvider timeProvider, ILogger<TokenProtector> logger, FunctionsAuthMetrics? metrics = null)
     {
+        _metrics = metrics;
         _secretSource = secretSource;
         _secretName = options.Value.EncryptionKeySecretName;
         _cacheDuration = options.Value.SecretCacheDuration;
@@ -411,6 +414,7 @@ public sealed class TokenProtector
             var keep = previous is not null && previous.Ring.HasSameKeysAs(loaded);
             var ring = keep ? previous!.Ring : loaded;
             Volatile.Write(ref _state, new RingState(ring, RefreshAt(_cacheDuration), Degraded: false));
+            _metrics?.KeyRingLoad(keep ? "unchanged" : "loaded");
             if (keep)
             {
                 // Nothing changed: keep the ring in use and zero the copies just decoded.
@@ -426,6 +430,7 @@ public sealed class TokenProtector
         }
         catch (Exception e)
         {
+            _metrics?.KeyRingLoad(e is InvalidProtectionKeyException ? "invalid_key" : "failed");
             if (e is InvalidProtectionKeyException invalid)
             {
                 // Not an outage that passes: say which secret and version to fix, at start-up, on health checks and requests alike.

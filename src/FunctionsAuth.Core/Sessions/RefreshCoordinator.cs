@@ -108,13 +108,21 @@ internal sealed class RefreshCoordinator(
         var opts = options.Value;
         var maxWait = opts.LeaseDuration + opts.ProviderTimeout;
         var waitStarted = Stopwatch.GetTimestamp();
+        var leaseWaited = false;
         var poll = MinPoll;
         while (true)
         {
             var session = lastRead ?? await store.GetAsync(key, CancellationToken.None);
             lastRead = null;
             var now = time.GetUtcNow();
-            switch (RefreshRules.Decide(session, demand, now))
+            var action = RefreshRules.Decide(session, demand, now);
+            if (leaseWaited && action != RowAction.WaitForLease)
+            {
+                metrics.LeaseWait(Stopwatch.GetElapsedTime(waitStarted), "released");
+                leaseWaited = false;
+            }
+
+            switch (action)
             {
                 case RowAction.Invalid:
                     return new RefreshOutcome(RefreshStatus.InvalidSession);
@@ -124,8 +132,10 @@ internal sealed class RefreshCoordinator(
                     return await CurrentAsync(session!);
                 case RowAction.WaitForLease:
                     // Someone else (this or another instance) is refreshing: wait for its result, then re-read.
+                    leaseWaited = true;
                     if (Stopwatch.GetElapsedTime(waitStarted) > maxWait)
                     {
+                        metrics.LeaseWait(Stopwatch.GetElapsedTime(waitStarted), "timed_out");
                         return new RefreshOutcome(RefreshStatus.Busy, session, RetryAfter: BusyRetryAfter, Error: "refresh_in_progress");
                     }
 
