@@ -1,10 +1,16 @@
 using BenchmarkDotNet.Running;
 using FunctionsAuth.Benchmarks;
 
-// `storage-cost` measures storage transactions (a console report); anything else goes to BenchmarkDotNet.
+// `storage-cost` measures storage transactions and `refresh-latency` a refresh on the request path (console reports);
+// anything else goes to BenchmarkDotNet.
 if (args is ["storage-cost", ..])
 {
     return await StorageCostReport.RunAsync(args[1..]);
+}
+
+if (args is ["refresh-latency", ..])
+{
+    return await RefreshLatencyReport.RunAsync(args[1..]);
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(SweeperThroughputBenchmarks).Assembly).Run(args);
