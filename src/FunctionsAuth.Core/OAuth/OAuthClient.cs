@@ -151,7 +151,13 @@ internal sealed class OAuthClient(
             check = AccessTokenCheck.Unavailable;
         }
 
-        metrics.ProviderRequest(provider, "userinfo", check.ToString().ToLowerInvariant());
+        metrics.ProviderRequest(provider, "userinfo", check switch
+        {
+            AccessTokenCheck.Vouched => "ok",
+            AccessTokenCheck.Refused => "refused",
+            AccessTokenCheck.Unavailable => "unavailable",
+            _ => "provider_error",
+        });
         if (check != AccessTokenCheck.Vouched)
         {
             Log.AccessTokenNotVouched(logger, provider, check);
