@@ -68,6 +68,7 @@ public static class FunctionsAuthServiceCollectionExtensions
         services.TryAddSingleton<SessionCrypto>();
         services.TryAddSingleton<RefreshCoordinator>();
         services.TryAddSingleton<SessionService>();
+        services.TryAddSingleton<RegistrationLimiter>();
         services.TryAddSingleton<IAuthApi, AuthApi>();
         services.TryAddSingleton<Sweeper>();
         services.TryAddSingleton<ISweeper>(static sp => sp.GetRequiredService<Sweeper>());

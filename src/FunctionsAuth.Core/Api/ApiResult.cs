@@ -8,9 +8,10 @@ namespace FunctionsAuth.Api;
 /// <summary>A response of the HTTP contract: status, JSON body, optional Retry-After. Never cached by anyone.</summary>
 public sealed class ApiResult
 {
-    private ApiResult(int status, byte[]? body, TimeSpan? retryAfter)
+    private ApiResult(int status, byte[]? body, TimeSpan? retryAfter, string? error = null)
     {
         Status = status;
+        ErrorCode = error;
         Body = body;
         RetryAfter = retryAfter;
     }
@@ -22,11 +23,14 @@ public sealed class ApiResult
 
     public TimeSpan? RetryAfter { get; }
 
+    /// <summary>The contract's error code (<c>invalid_grant</c>...), or null for a success.</summary>
+    internal string? ErrorCode { get; }
+
     internal static ApiResult Json<T>(int status, T value, JsonTypeInfo<T> typeInfo, TimeSpan? retryAfter = null) =>
         new(status, JsonSerializer.SerializeToUtf8Bytes(value, typeInfo), retryAfter);
 
     internal static ApiResult Error(int status, string error, string description, TimeSpan? retryAfter = null) =>
-        Json(status, new ErrorResponse(error, description), ApiJsonContext.Default.ErrorResponse, retryAfter);
+        new(status, JsonSerializer.SerializeToUtf8Bytes(new ErrorResponse(error, description), ApiJsonContext.Default.ErrorResponse), retryAfter, error);
 
     internal static ApiResult NoContent() => new(StatusCodes.Status204NoContent, null, null);
 

@@ -33,6 +33,7 @@ internal sealed class AuthApi : IAuthApi
     private readonly SessionStore store;
     private readonly TokenProtector protector;
     private readonly FunctionsAuthMetrics metrics;
+    private readonly RegistrationLimiter registrationLimiter;
     private readonly TimeProvider time;
     private readonly IOptions<FunctionsAuthOptions> options;
     private readonly ILogger<AuthApi> logger;
@@ -45,6 +46,7 @@ internal sealed class AuthApi : IAuthApi
         SessionStore store,
         TokenProtector protector,
         FunctionsAuthMetrics metrics,
+        RegistrationLimiter registrationLimiter,
         TimeProvider time,
         IOptions<FunctionsAuthOptions> options,
         ILogger<AuthApi> logger)
@@ -56,6 +58,7 @@ internal sealed class AuthApi : IAuthApi
         this.store = store;
         this.protector = protector;
         this.metrics = metrics;
+        this.registrationLimiter = registrationLimiter;
         this.time = time;
         this.options = options;
         this.logger = logger;
@@ -115,9 +118,27 @@ internal sealed class AuthApi : IAuthApi
             return InvalidRequest("Send either 'code', 'code_verifier' and 'redirect_uri', or 'refresh_token' (with optional 'access_token', 'expires_at', 'scope').");
         }
 
-        return codeForm
+        if (handOverForm && !options.Value.HandOver.Enabled)
+        {
+            return InvalidRequest("The hand-over form is disabled on this deployment (FunctionsAuth:HandOver:Enabled): send 'code', 'code_verifier' and 'redirect_uri'.");
+        }
+
+        // Checked before any provider call: a caller whose registrations keep being refused stops costing them.
+        var caller = RegistrationLimiter.AnyCaller;
+        if (registrationLimiter.IsLimited(caller, out var retryAfter))
+        {
+            return ApiResult.Error(StatusCodes.Status429TooManyRequests, "rate_limited", "Too many registrations were refused by the provider; retry after the delay given.", retryAfter);
+        }
+
+        var result = codeForm
             ? await RedeemCodeAsync(request, request.Provider, cancellationToken)
             : await HandOverAsync(request, request.Provider, cancellationToken);
+        if (result.Status == StatusCodes.Status400BadRequest && result.ErrorCode == "invalid_grant")
+        {
+            registrationLimiter.RecordFailure(caller);
+        }
+
+        return result;
     }
 
     private async Task<ApiResult> RedeemCodeAsync(CreateSessionRequest request, string provider, CancellationToken cancellationToken)
@@ -196,16 +217,46 @@ internal sealed class AuthApi : IAuthApi
             return InvalidRequest("'expires_at' goes with 'access_token'.");
         }
 
+        // The provider must vouch for a hand-over before it is stored. With an access token that is still live: its
+        // userinfo endpoint (a 200 means it issued the token; no provider call spends anything, and the front end's
+        // refresh token stays unspent), with expires_at capped by the token's own exp where it is a readable JWT.
+        // Otherwise, or when the provider has no userinfo endpoint: one refresh now, which proves the refresh token is
+        // live and issued to our client, and gives a token whose lifetime the provider states.
         var now = time.GetUtcNow();
-        TimeSpan? expiresIn = request.ExpiresAt is { } at ? DateTimeOffset.FromUnixTimeSeconds(at) - now : null;
-        var tokens = new TokenSet(request.AccessToken ?? "", "Bearer", expiresIn is { } span && span < TimeSpan.Zero ? TimeSpan.Zero : expiresIn, refreshToken, request.Scope, null);
-        var created = await sessions.CreateAsync(provider, tokens, issuedNow: false, cancellationToken);
-
-        var demand = RefreshDemand.ValidFor(TimeSpan.Zero, recordActivity: false);
-        if (demand.IsSatisfiedBy(created.Session, now) && request.AccessToken is { } accessToken)
+        if (request.AccessToken is { } accessToken && request.ExpiresAt is { } claimed)
         {
-            return Created(created.Handle, created.Session, accessToken, null);
+            var expiry = DateTimeOffset.FromUnixTimeSeconds(claimed);
+            if (AccessTokenClaims.TryReadExpiry(accessToken, out var exp) && exp < expiry)
+            {
+                expiry = exp;
+            }
+
+            if (now + options.Value.HandOver.MaxAccessTokenLifetime is var longest && longest < expiry)
+            {
+                expiry = longest;
+            }
+
+            if (expiry > now)
+            {
+                switch (await oauth.VerifyAccessTokenAsync(provider, accessToken, cancellationToken))
+                {
+                    case AccessTokenCheck.Vouched:
+                        var handedOver = new TokenSet(accessToken, "Bearer", expiry - now, refreshToken, request.Scope, null);
+                        var stored = await sessions.CreateAsync(provider, handedOver, issuedNow: false, cancellationToken);
+                        return Created(stored.Handle, stored.Session, accessToken, null);
+                    case AccessTokenCheck.Refused:
+                        return ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", "The provider did not accept the access token (forged, expired or revoked).");
+                    case AccessTokenCheck.Unavailable:
+                        return ProviderUnavailable(null);
+                    case AccessTokenCheck.ProviderError:
+                        return ProviderError("userinfo");
+                }
+            }
         }
+
+        var tokens = new TokenSet("", "Bearer", null, refreshToken, request.Scope, null);
+        var created = await sessions.CreateAsync(provider, tokens, issuedNow: false, cancellationToken);
+        var demand = RefreshDemand.ValidFor(TimeSpan.Zero, recordActivity: false);
 
         // No usable access token was handed over: get one now, so the caller leaves with a working token.
         var outcome = await coordinator.EnsureCurrentAsync(created.Key, demand, cancellationToken, lastRead: created.Session);

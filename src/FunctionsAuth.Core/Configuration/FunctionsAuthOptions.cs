@@ -46,12 +46,40 @@ public sealed class FunctionsAuthOptions
     [ValidateObjectMembers]
     public SweeperOptions Sweeper { get; set; } = new();
 
+    public HandOverOptions HandOver { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public RegistrationOptions Registration { get; set; } = new();
+
     /// <summary>OAuth providers by the name front ends send as <c>provider</c>.</summary>
     /// <remarks>
     /// Validated one provider at a time by the cross-field validator: on a dictionary, <c>[ValidateEnumeratedItems]</c>
     /// makes the options generator validate <c>KeyValuePair</c> items, which it refuses (SYSLIB1202).
     /// </remarks>
     public Dictionary<string, ProviderOptions> Providers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+}
+
+/// <summary>The hand-over form of <c>POST /api/auth/sessions</c> (tokens the front end redeemed itself).</summary>
+public sealed class HandOverOptions
+{
+    /// <summary>Off: only the code form registers sessions; a hand-over answers <c>400 invalid_request</c>.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// The longest lifetime a handed-over access token is stored with. A token that is not a readable JWT says nothing
+    /// about its own expiry, so a claimed <c>expires_at</c> beyond this is cut to it (the sweeper then refreshes early).
+    /// </summary>
+    public TimeSpan MaxAccessTokenLifetime { get; set; } = TimeSpan.FromHours(1);
+}
+
+/// <summary>Limits on failed registrations (the provider refused the code, refresh token or access token).</summary>
+public sealed class RegistrationOptions
+{
+    /// <summary>Refused registrations allowed per caller and <see cref="FailureWindow"/>; once spent, registrations answer <c>429</c>.</summary>
+    [Range(1, 100_000)]
+    public int FailureLimit { get; set; } = 20;
+
+    public TimeSpan FailureWindow { get; set; } = TimeSpan.FromMinutes(1);
 }
 
 public sealed class StorageOptions
@@ -173,6 +201,9 @@ public sealed class ProviderOptions
 
     /// <summary>RFC 7009 endpoint; overrides discovery.</summary>
     public Uri? RevocationEndpoint { get; set; }
+
+    /// <summary>OpenID Connect userinfo endpoint, where a handed-over access token is verified; overrides discovery (preset for Google).</summary>
+    public Uri? UserInfoEndpoint { get; set; }
 }
 
 /// <summary>Setting that a deployment to Azure must provide (local development can do without). <c>infra/</c> is checked against these.</summary>

@@ -71,6 +71,16 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
             failures.Add($"FunctionsAuth:LeaseDuration ({options.LeaseDuration}) must outlive the longest provider call ({worstCall} with retries) by at least 5 seconds, or two instances could spend one refresh token.");
         }
 
+        if (options.HandOver.MaxAccessTokenLifetime <= TimeSpan.Zero)
+        {
+            failures.Add($"FunctionsAuth:HandOver:MaxAccessTokenLifetime ({options.HandOver.MaxAccessTokenLifetime}) must be positive.");
+        }
+
+        if (options.Registration.FailureWindow <= TimeSpan.Zero)
+        {
+            failures.Add($"FunctionsAuth:Registration:FailureWindow ({options.Registration.FailureWindow}) must be positive.");
+        }
+
         ValidateSweeper(options, failures);
 
         foreach (var (providerName, provider) in options.Providers)
@@ -224,7 +234,7 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
                 break;
         }
 
-        foreach (var endpoint in new[] { provider.Issuer, provider.TokenEndpoint, provider.RevocationEndpoint })
+        foreach (var endpoint in new[] { provider.Issuer, provider.TokenEndpoint, provider.RevocationEndpoint, provider.UserInfoEndpoint })
         {
             if (endpoint is not null && !OAuth.ProviderRegistry.IsAllowedEndpoint(endpoint))
             {

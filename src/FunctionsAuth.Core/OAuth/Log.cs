@@ -36,4 +36,7 @@ internal static partial class Log
 
     [LoggerMessage(2005, LogLevel.Warning, "Revocation at provider {Provider} failed: {Error}.")]
     public static partial void RevocationFailed(ILogger logger, string provider, string error);
+
+    [LoggerMessage(2020, LogLevel.Information, "Provider {Provider} did not vouch for a handed-over access token: {Check}.")]
+    public static partial void AccessTokenNotVouched(ILogger logger, string provider, AccessTokenCheck check);
 }

@@ -102,6 +102,70 @@ internal sealed class OAuthClient(
         }
     }
 
+    /// <summary>
+    /// Asks the provider's userinfo endpoint (OpenID Connect Core §5.3) whether it issued <paramref name="accessToken"/>:
+    /// a 200 means it did and the token is live. Not through the circuit: a refusal is an answer about this token, and
+    /// a userinfo outage must not stop refreshes. Never retried (a GET spends nothing, but the caller can retry).
+    /// </summary>
+    public async Task<AccessTokenCheck> VerifyAccessTokenAsync(string provider, string accessToken, CancellationToken cancellationToken)
+    {
+        ProviderDescriptor descriptor;
+        try
+        {
+            descriptor = await providers.GetAsync(provider, cancellationToken);
+        }
+        catch (Exception ex) when (IsTransportFailure(ex, cancellationToken))
+        {
+            Log.DiscoveryUnavailable(logger, provider);
+            return AccessTokenCheck.Unavailable;
+        }
+        catch (ProviderDiscoveryException ex)
+        {
+            Log.DiscoveryInvalid(logger, provider, ex.Message);
+            return AccessTokenCheck.ProviderError;
+        }
+
+        if (descriptor.UserInfoEndpoint is null)
+        {
+            return AccessTokenCheck.NotSupported;
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, descriptor.UserInfoEndpoint);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.ProviderTimeout);
+        AccessTokenCheck check;
+        try
+        {
+            using var response = await httpClientFactory.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            var status = (int)response.StatusCode;
+            check = response.IsSuccessStatusCode
+                ? AccessTokenCheck.Vouched
+                : status is 400 or 401 or 403
+                    ? AccessTokenCheck.Refused
+                    : status == 429 || status >= 500 ? AccessTokenCheck.Unavailable : AccessTokenCheck.ProviderError;
+        }
+        catch (Exception ex) when (IsTransportFailure(ex, cancellationToken))
+        {
+            check = AccessTokenCheck.Unavailable;
+        }
+
+        metrics.ProviderRequest(provider, "userinfo", check switch
+        {
+            AccessTokenCheck.Vouched => "ok",
+            AccessTokenCheck.Refused => "refused",
+            AccessTokenCheck.Unavailable => "unavailable",
+            _ => "provider_error",
+        });
+        if (check != AccessTokenCheck.Vouched)
+        {
+            Log.AccessTokenNotVouched(logger, provider, check);
+        }
+
+        return check;
+    }
+
     private async Task<TokenResult> SendTokenRequestAsync(
         string provider,
         string grantType,
@@ -324,4 +388,23 @@ internal sealed class OAuthClient(
         ex is HttpRequestException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 
     private static TimeSpan Jitter(TimeSpan delay) => delay * (0.5 + Random.Shared.NextDouble());
+}
+
+/// <summary>What a provider's userinfo endpoint said about an access token.</summary>
+internal enum AccessTokenCheck
+{
+    /// <summary>200: the provider issued it and it is live.</summary>
+    Vouched,
+
+    /// <summary>400, 401 or 403: not a token the provider accepts (forged, expired, revoked).</summary>
+    Refused,
+
+    /// <summary>The provider has no userinfo endpoint (none configured or discovered).</summary>
+    NotSupported,
+
+    /// <summary>No answer, 429 or 5xx: nothing is known about the token.</summary>
+    Unavailable,
+
+    /// <summary>Discovery unusable, or an answer that fits none of the above (a redirect, say).</summary>
+    ProviderError,
 }

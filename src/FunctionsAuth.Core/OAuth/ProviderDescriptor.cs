@@ -10,4 +10,5 @@ internal sealed record ProviderDescriptor(
     string ClientId,
     string? ClientSecretName,
     ClientAuthenticationMethod ClientAuthentication,
-    string? Scopes);
+    string? Scopes,
+    Uri? UserInfoEndpoint = null);

@@ -66,6 +66,7 @@ internal sealed class ProviderRegistry(
 
         Uri? tokenEndpoint = provider.TokenEndpoint;
         Uri? revocationEndpoint = provider.RevocationEndpoint;
+        Uri? userInfoEndpoint = provider.UserInfoEndpoint;
         var authentication = provider.ClientAuthentication;
 
         switch (provider.Kind)
@@ -73,10 +74,12 @@ internal sealed class ProviderRegistry(
             case ProviderKind.Google:
                 tokenEndpoint ??= new Uri("https://oauth2.googleapis.com/token");
                 revocationEndpoint ??= new Uri("https://oauth2.googleapis.com/revoke");
+                userInfoEndpoint ??= new Uri("https://openidconnect.googleapis.com/v1/userinfo");
                 authentication = authentication == ClientAuthenticationMethod.Auto ? ClientAuthenticationMethod.ClientSecretPost : authentication;
                 break;
             case ProviderKind.Entra:
-                // Entra ID has no RFC 7009 revocation endpoint.
+                // Entra ID has no RFC 7009 revocation endpoint. Its userinfo endpoint (Microsoft Graph) accepts only Graph
+                // access tokens, not those for the app's own API: no preset, so hand-overs are checked by a refresh.
                 var tenant = Uri.EscapeDataString(provider.TenantId ?? "common");
                 tokenEndpoint ??= new Uri($"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token");
                 authentication = authentication == ClientAuthenticationMethod.Auto ? ClientAuthenticationMethod.ClientSecretPost : authentication;
@@ -87,6 +90,7 @@ internal sealed class ProviderRegistry(
                     var document = await DiscoverAsync(name, provider);
                     tokenEndpoint ??= document.TokenEndpoint;
                     revocationEndpoint ??= document.RevocationEndpoint;
+                    userInfoEndpoint ??= document.UserInfoEndpoint;
                     if (authentication == ClientAuthenticationMethod.Auto)
                     {
                         var methods = document.TokenEndpointAuthMethodsSupported ?? [];
@@ -112,7 +116,12 @@ internal sealed class ProviderRegistry(
             EnsureSecureEndpoint(name, revocationEndpoint);
         }
 
-        return new ProviderDescriptor(name, tokenEndpoint, revocationEndpoint, provider.ClientId, provider.ClientSecretName, authentication, provider.Scopes);
+        if (userInfoEndpoint is not null)
+        {
+            EnsureSecureEndpoint(name, userInfoEndpoint);
+        }
+
+        return new ProviderDescriptor(name, tokenEndpoint, revocationEndpoint, provider.ClientId, provider.ClientSecretName, authentication, provider.Scopes, userInfoEndpoint);
     }
 
     private async Task<DiscoveryDocument> DiscoverAsync(string name, ProviderOptions provider)
@@ -192,6 +201,9 @@ internal sealed class DiscoveryDocument
 
     [JsonPropertyName("revocation_endpoint")]
     public Uri? RevocationEndpoint { get; set; }
+
+    [JsonPropertyName("userinfo_endpoint")]
+    public Uri? UserInfoEndpoint { get; set; }
 
     [JsonPropertyName("token_endpoint_auth_methods_supported")]
     public string[]? TokenEndpointAuthMethodsSupported { get; set; }

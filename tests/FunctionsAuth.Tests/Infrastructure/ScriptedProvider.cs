@@ -25,6 +25,7 @@ public sealed class ScriptedProvider : IAsyncDisposable
     private readonly ConcurrentQueue<string> presentedRedirectUris = new();
     private int tokenRequests;
     private int revocationRequests;
+    private int userInfoRequests;
     private int issued;
 
     private ScriptedProvider(WebApplication app, Uri address)
@@ -32,7 +33,15 @@ public sealed class ScriptedProvider : IAsyncDisposable
         this.app = app;
         TokenEndpoint = new Uri(address, "token");
         RevocationEndpoint = new Uri(address, "revoke");
+        UserInfoEndpoint = new Uri(address, "userinfo");
     }
+
+    /// <summary>Answers 200 for any bearer token but those in <see cref="RefusedAccessTokens"/> (401).</summary>
+    public Uri UserInfoEndpoint { get; }
+
+    public ConcurrentDictionary<string, bool> RefusedAccessTokens { get; } = new();
+
+    public int UserInfoRequests => Volatile.Read(ref userInfoRequests);
 
     public Uri TokenEndpoint { get; }
 
@@ -68,6 +77,14 @@ public sealed class ScriptedProvider : IAsyncDisposable
         {
             Interlocked.Increment(ref self!.revocationRequests);
             return Task.CompletedTask;
+        });
+        app.MapGet("/userinfo", context =>
+        {
+            Interlocked.Increment(ref self!.userInfoRequests);
+            var header = context.Request.Headers.Authorization.ToString();
+            var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header["Bearer ".Length..] : "";
+            context.Response.StatusCode = token.Length == 0 || self.RefusedAccessTokens.ContainsKey(token) ? 401 : 200;
+            return context.Response.StatusCode == 200 ? context.Response.WriteAsJsonAsync(new { sub = "scripted-user" }) : Task.CompletedTask;
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();

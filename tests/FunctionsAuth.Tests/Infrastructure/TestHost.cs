@@ -75,6 +75,7 @@ public sealed class TestEnvironment
         Settings[$"FunctionsAuth:Providers:{ScriptedProvider}:Kind"] = "Oidc";
         Settings[$"FunctionsAuth:Providers:{ScriptedProvider}:TokenEndpoint"] = provider.TokenEndpoint.AbsoluteUri;
         Settings[$"FunctionsAuth:Providers:{ScriptedProvider}:RevocationEndpoint"] = provider.RevocationEndpoint.AbsoluteUri;
+        Settings[$"FunctionsAuth:Providers:{ScriptedProvider}:UserInfoEndpoint"] = provider.UserInfoEndpoint.AbsoluteUri;
         Settings[$"FunctionsAuth:Providers:{ScriptedProvider}:ClientAuthentication"] = "ClientSecretPost";
         Settings[$"FunctionsAuth:Providers:{ScriptedProvider}:ClientId"] = "scripted-app";
         Settings[$"FunctionsAuth:Providers:{ScriptedProvider}:ClientSecretName"] = "client-secret";

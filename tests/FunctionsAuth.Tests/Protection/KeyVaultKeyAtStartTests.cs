@@ -21,7 +21,9 @@ public sealed class KeyVaultKeyAtStartTests
         var value = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
         var version = vault.AddVersion("token-encryption-key", value, DateTimeOffset.UtcNow.AddDays(-1));
 
-        await using var host = await StartAsync();
+        // A provider that vouches for any access token, so the registration below gets as far as encrypting it.
+        await using var userInfo = await ScriptedProvider.StartAsync();
+        await using var host = await StartAsync(userInfo);
 
         using var health = await new HttpClient { BaseAddress = host.Address }.GetAsync("api/health");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
@@ -48,13 +50,19 @@ public sealed class KeyVaultKeyAtStartTests
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("api/health")).StatusCode);
     }
 
-    private async Task<TestHost> StartAsync()
+    private async Task<TestHost> StartAsync(ScriptedProvider? userInfo = null)
     {
         var environment = await TestEnvironment.CreateAsync();
         environment.Settings.Remove("FunctionsAuth:Secrets:token-encryption-key");
         environment.Settings["FunctionsAuth:KeyVaultUri"] = vault.VaultUri.AbsoluteUri;
         environment.Settings["FunctionsAuth:Providers:nowhere:TokenEndpoint"] = "http://127.0.0.1:9/token";
         environment.Settings["FunctionsAuth:Providers:nowhere:ClientId"] = "nowhere-app";
+        if (userInfo is not null)
+        {
+            environment.Settings["FunctionsAuth:Providers:nowhere:ClientAuthentication"] = "ClientSecretPost";
+            environment.Settings["FunctionsAuth:Providers:nowhere:UserInfoEndpoint"] = userInfo.UserInfoEndpoint.AbsoluteUri;
+        }
+
         return await environment.StartHostAsync(builder => builder.Services.AddSingleton<SecretClient>(vault.CreateClient()));
     }
 }
