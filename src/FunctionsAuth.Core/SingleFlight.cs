@@ -22,7 +22,7 @@ internal sealed class SingleFlight<TKey, TValue>(IEqualityComparer<TKey>? compar
     public Task<TValue> RunAsync(TKey key, Func<TKey, Task<TValue>> work) =>
         RunAsync(key, work, static (key, work) => work(key));
 
-    /// <summary>The state is passed rather than captured, so a static lambda allocates no closure per call.</summary>
+    /// <summary>The state is passed rather than captured: with a static lambda, a caller that joins a run allocates nothing.</summary>
     public Task<TValue> RunAsync<TState>(TKey key, TState state, Func<TKey, TState, Task<TValue>> work)
     {
         while (true)
