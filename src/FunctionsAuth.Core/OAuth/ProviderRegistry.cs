@@ -24,35 +24,27 @@ internal sealed class ProviderRegistry(
     private static readonly TimeSpan DiscoveryLifetime = TimeSpan.FromHours(24);
 
     private readonly ConcurrentDictionary<string, CacheEntry> cache = new(StringComparer.OrdinalIgnoreCase);
+    private readonly SingleFlight<string, ProviderDescriptor> resolving = new(StringComparer.OrdinalIgnoreCase);
 
     public bool IsConfigured(string name) => options.Value.Providers.ContainsKey(name);
 
-    public async ValueTask<ProviderDescriptor> GetAsync(string name, CancellationToken cancellationToken)
+    public ValueTask<ProviderDescriptor> GetAsync(string name, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
-        if (cache.TryGetValue(name, out var cached) && cached.ExpiresAt > now && cached.Descriptor.IsCompletedSuccessfully)
+        if (cache.TryGetValue(name, out var cached) && cached.ExpiresAt > time.GetUtcNow())
         {
-            return cached.Descriptor.Result;
+            return new ValueTask<ProviderDescriptor>(cached.Descriptor);
         }
 
-        var entry = cache.AddOrUpdate(
-            name,
-            static (key, state) => new CacheEntry(state.self.ResolveAsync(key), state.now + DiscoveryLifetime),
-            static (key, existing, state) => existing.ExpiresAt > state.now && !existing.Descriptor.IsFaulted && !existing.Descriptor.IsCanceled
-                ? existing
-                : new CacheEntry(state.self.ResolveAsync(key), state.now + DiscoveryLifetime),
-            (self: this, now));
+        // Failed lookups are not cached: the next caller tries again.
+        return new ValueTask<ProviderDescriptor>(resolving.RunAsync(name, this, static (name, self) => self.ResolveAndCacheAsync(name)).WaitAsync(cancellationToken));
+    }
 
-        try
-        {
-            return await entry.Descriptor.WaitAsync(cancellationToken);
-        }
-        catch when (entry.Descriptor.IsFaulted)
-        {
-            // Failed lookups are not cached: the next caller tries again.
-            cache.TryRemove(new KeyValuePair<string, CacheEntry>(name, entry));
-            throw;
-        }
+    private async Task<ProviderDescriptor> ResolveAndCacheAsync(string name)
+    {
+        var started = time.GetUtcNow();
+        var descriptor = await ResolveAsync(name);
+        cache[name] = new CacheEntry(descriptor, started + DiscoveryLifetime);
+        return descriptor;
     }
 
     private async Task<ProviderDescriptor> ResolveAsync(string name)
@@ -181,7 +173,7 @@ internal sealed class ProviderRegistry(
         endpoint.Scheme == Uri.UriSchemeHttp
         && (endpoint.IsLoopback || (IPAddress.TryParse(endpoint.DnsSafeHost, out var address) && IPAddress.IsLoopback(address)));
 
-    private sealed record CacheEntry(Task<ProviderDescriptor> Descriptor, DateTimeOffset ExpiresAt);
+    private sealed record CacheEntry(ProviderDescriptor Descriptor, DateTimeOffset ExpiresAt);
 }
 
 /// <summary>

@@ -45,10 +45,10 @@ public sealed class TokenProtector
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<TokenProtector> _logger;
     private readonly FunctionsAuthMetrics? _metrics;
-    private readonly Lock _loadGate = new();
+    private readonly SingleFlight<string, ExceptionDispatchInfo?> _loads = new(StringComparer.Ordinal);
+    private readonly Lock _unknownKeyReloadGate = new();
 
     private RingState? _state;
-    private Task<ExceptionDispatchInfo?>? _loading;
     private long _nextUnknownKeyReloadTicks;
 
     public TokenProtector(ISecretSource secretSource, IOptions<FunctionsAuthOptions> options, TimeProvider timeProvider, ILogger<TokenProtector> logger, FunctionsAuthMetrics? metrics = null)
@@ -357,30 +357,16 @@ public sealed class TokenProtector
 
     private bool IsDue(RingState state) => _timeProvider.GetUtcNow().UtcTicks >= state.RefreshAtTicks;
 
-    private Task<ExceptionDispatchInfo?> StartOrJoinLoad()
-    {
-        if (Volatile.Read(ref _loading) is { IsCompleted: false } inFlight)
-        {
-            return inFlight;
-        }
-
-        lock (_loadGate)
-        {
-            if (_loading is not { IsCompleted: false })
-            {
-                _loading = LoadAsync();
-            }
-
-            return _loading;
-        }
-    }
+    private Task<ExceptionDispatchInfo?> StartOrJoinLoad() =>
+        _loads.RunAsync(_secretName, this, static (_, self) => self.LoadAsync());
 
     /// <summary>Null when a reload for an unknown key already ran within <see cref="UnknownKeyReloadInterval"/>.</summary>
     private Task<ExceptionDispatchInfo?>? StartReloadForUnknownKey(ulong keyId)
     {
-        lock (_loadGate)
+        // The lock makes "is the interval over" and taking it one step; joining a load in flight does not take it.
+        lock (_unknownKeyReloadGate)
         {
-            if (_loading is { IsCompleted: false } inFlight)
+            if (_loads.TryJoin(_secretName, out var inFlight))
             {
                 return inFlight;
             }
@@ -393,7 +379,7 @@ public sealed class TokenProtector
 
             _nextUnknownKeyReloadTicks = now + UnknownKeyReloadInterval.Ticks;
             Log.ReloadingForUnknownKey(_logger, ProtectionKey.FormatId(keyId));
-            return _loading = LoadAsync();
+            return StartOrJoinLoad();
         }
     }
 
@@ -403,7 +389,7 @@ public sealed class TokenProtector
     /// </summary>
     private async Task<ExceptionDispatchInfo?> LoadAsync()
     {
-        // Off the caller's thread and out of the lock, whatever the secret source does synchronously.
+        // Off the caller's thread (and out of the unknown-key lock), whatever the secret source does synchronously.
         await Task.Yield();
         try
         {

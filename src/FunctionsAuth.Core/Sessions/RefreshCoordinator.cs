@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
@@ -48,7 +47,7 @@ internal sealed class RefreshCoordinator(
     /// <summary>Prefix of a session's <c>LastError</c> after an attempt whose outcome is unknown (the token may be spent).</summary>
     public const string OutcomeUnknownPrefix = "outcome_unknown:";
 
-    private readonly ConcurrentDictionary<string, Lazy<Task<RefreshOutcome>>> flights = new(StringComparer.Ordinal);
+    private readonly SingleFlight<string, RefreshOutcome> flights = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Returns once the session's stored token meets <paramref name="demand"/> or a refresh has been tried.
@@ -74,33 +73,14 @@ internal sealed class RefreshCoordinator(
         }
     }
 
-    private Task<RefreshOutcome> JoinFlight(SessionKey key, RefreshDemand demand, SessionEntity? lastRead)
-    {
-        while (true)
-        {
-            var lazy = flights.GetOrAdd(key.Value, static (_, state) => new Lazy<Task<RefreshOutcome>>(() => state.self.FlyAsync(state.key, state.demand, state.lastRead)), (self: this, key, demand, lastRead));
-            if (!lazy.IsValueCreated || !lazy.Value.IsCompleted)
-            {
-                return lazy.Value;
-            }
-
-            // A finished flight whose callers all gave up waiting: drop it and start anew.
-            flights.TryRemove(new KeyValuePair<string, Lazy<Task<RefreshOutcome>>>(key.Value, lazy));
-        }
-    }
+    private Task<RefreshOutcome> JoinFlight(SessionKey key, RefreshDemand demand, SessionEntity? lastRead) =>
+        flights.RunAsync(key.Value, (self: this, key, demand, lastRead), static (_, state) => state.self.FlyAsync(state.key, state.demand, state.lastRead));
 
     private async Task<RefreshOutcome> FlyAsync(SessionKey key, RefreshDemand demand, SessionEntity? lastRead)
     {
-        try
-        {
-            await Task.Yield();
-            return await RunAsync(key, demand, lastRead);
-        }
-        finally
-        {
-            // Still running, so the entry is this flight's own (JoinFlight replaces finished flights only).
-            flights.TryRemove(key.Value, out _);
-        }
+        // Off the starting caller's thread, so joiners never wait behind the synchronous start of its storage read.
+        await Task.Yield();
+        return await RunAsync(key, demand, lastRead);
     }
 
     private async Task<RefreshOutcome> RunAsync(SessionKey key, RefreshDemand demand, SessionEntity? lastRead)

@@ -1,7 +1,11 @@
 using System.Text;
+using FunctionsAuth.Configuration;
 using FunctionsAuth.Protection;
 using FunctionsAuth.Secrets;
 using FunctionsAuth.Tests.Secrets;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace FunctionsAuth.Tests.Protection;
 
@@ -186,6 +190,23 @@ public sealed class TokenProtectorTests
     }
 
     [Fact]
+    public async Task FirstUse_ConcurrentCallers_LoadTheRingOnce()
+    {
+        var source = new HeldSecretSource(new SecretVersion("v1", TestKeys.Base64(TestKeys.New), SecretsTestHost.Start));
+        var protector = new TokenProtector(source, Options.Create(new FunctionsAuthOptions()), new FakeTimeProvider(SecretsTestHost.Start), NullLogger<TokenProtector>.Instance);
+
+        var calls = Enumerable.Range(0, 16)
+            .Select(_ => protector.ProtectAsync(TestKeys.RefreshToken, TestKeys.Purpose, CancellationToken.None).AsTask())
+            .ToArray();
+        await SecretsTestHost.WaitUntilAsync(() => source.Reads == 1);
+        source.Hold.SetResult();
+        var ciphertexts = await Task.WhenAll(calls);
+
+        Assert.All(ciphertexts, c => Assert.Equal(TestKeys.IdOf(TestKeys.New), TokenProtector.ReadKeyId(c)));
+        Assert.Equal(1, source.Reads);
+    }
+
+    [Fact]
     public async Task KeyRotation_NewDataUsesNewKey_OldDataStillDecrypts()
     {
         using var before = TestKeys.HostWithKeys(TestKeys.Old);
@@ -245,5 +266,27 @@ public sealed class TokenProtectorTests
             () => host.Get<TokenProtector>().ProtectAsync(TestKeys.RefreshToken, TestKeys.Purpose, CancellationToken.None).AsTask());
 
         Assert.Equal(TestKeys.SecretName, failure.SecretName);
+    }
+
+    /// <summary>A key ring whose every read waits for <see cref="Hold"/>, counting the reads.</summary>
+    private sealed class HeldSecretSource(params SecretVersion[] versions) : ISecretSource
+    {
+        private int _reads;
+
+        public TaskCompletionSource Hold { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Reads => Volatile.Read(ref _reads);
+
+        public string Kind => "Configuration";
+
+        public ValueTask<string> GetSecretAsync(string name, bool refresh, CancellationToken cancellationToken) =>
+            throw new NotSupportedException("The protector reads versions only.");
+
+        public async ValueTask<IReadOnlyList<SecretVersion>> GetSecretVersionsAsync(string name, bool refresh, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _reads);
+            await Hold.Task;
+            return versions;
+        }
     }
 }

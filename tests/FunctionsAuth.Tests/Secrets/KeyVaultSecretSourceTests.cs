@@ -137,6 +137,42 @@ public sealed class KeyVaultSecretSourceTests
     }
 
     [Fact]
+    public async Task GetSecret_FailedRefresh_DropsTheValueItWasToReplace()
+    {
+        _vault.AddVersion(ClientSecretName, "client-secret", _time.GetUtcNow().AddDays(-1));
+        var source = CreateSource();
+        await source.GetSecretAsync(ClientSecretName, refresh: false, CancellationToken.None);
+        _vault.FailWith = HttpStatusCode.ServiceUnavailable;
+
+        await Assert.ThrowsAsync<SecretsUnavailableException>(
+            () => source.GetSecretAsync(ClientSecretName, refresh: true, CancellationToken.None).AsTask());
+        _vault.FailWith = null;
+        _vault.AddVersion(ClientSecretName, "rotated-client-secret", _time.GetUtcNow());
+        var value = await source.GetSecretAsync(ClientSecretName, refresh: false, CancellationToken.None);
+
+        Assert.Equal("rotated-client-secret", value);
+    }
+
+    [Fact]
+    public async Task GetSecret_ReadDuringARefresh_WaitsForTheRefreshedValue()
+    {
+        _vault.AddVersion(ClientSecretName, "client-secret", _time.GetUtcNow().AddDays(-1));
+        var source = CreateSource();
+        await source.GetSecretAsync(ClientSecretName, refresh: false, CancellationToken.None);
+        _vault.AddVersion(ClientSecretName, "rotated-client-secret", _time.GetUtcNow());
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _vault.Hold = hold;
+
+        var refreshing = source.GetSecretAsync(ClientSecretName, refresh: true, CancellationToken.None).AsTask();
+        var reading = source.GetSecretAsync(ClientSecretName, refresh: false, CancellationToken.None).AsTask();
+        await SecretsTestHost.WaitUntilAsync(() => _vault.RequestCount == 2);
+        hold.SetResult();
+
+        Assert.Equal(["rotated-client-secret", "rotated-client-secret"], await Task.WhenAll(refreshing, reading));
+        Assert.Equal(2, _vault.RequestCount);
+    }
+
+    [Fact]
     public async Task GetSecret_MissingSecret_ThrowsSecretNotFoundNamingIt()
     {
         var failure = await Assert.ThrowsAsync<SecretNotFoundException>(

@@ -1,0 +1,134 @@
+using System.Net;
+using System.Text;
+using FunctionsAuth.Configuration;
+using FunctionsAuth.OAuth;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace FunctionsAuth.Tests.OAuth;
+
+public sealed class ProviderRegistryTests
+{
+    private const string Provider = "corporate";
+    private static readonly Uri TheIssuer = new("http://127.0.0.1:5999/");
+    private static readonly Uri TheTokenEndpoint = new("http://127.0.0.1:5999/connect/token");
+
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 1, 9, 0, 0, TimeSpan.Zero));
+    private readonly DiscoveryEndpoint _discovery = new();
+
+    [Fact]
+    public async Task GetAsync_ConcurrentCallers_FetchDiscoveryOnce()
+    {
+        var registry = CreateRegistry();
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _discovery.Hold = hold;
+
+        var lookups = Enumerable.Range(0, 16).Select(_ => registry.GetAsync(Provider, CancellationToken.None).AsTask()).ToArray();
+        await WaitUntilAsync(() => _discovery.Requests == 1);
+        hold.SetResult();
+        var descriptors = await Task.WhenAll(lookups);
+
+        Assert.All(descriptors, d => Assert.Equal(TheTokenEndpoint, d.TokenEndpoint));
+        Assert.Equal(1, _discovery.Requests);
+    }
+
+    [Fact]
+    public async Task GetAsync_WithinADay_IsServedFromCache_ThenFetchedAgain()
+    {
+        var registry = CreateRegistry();
+        await registry.GetAsync(Provider, CancellationToken.None);
+
+        _time.Advance(TimeSpan.FromHours(24) - TimeSpan.FromSeconds(1));
+        var cached = registry.GetAsync(Provider, CancellationToken.None);
+        Assert.True(cached.IsCompletedSuccessfully);
+        Assert.Equal(1, _discovery.Requests);
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await registry.GetAsync(Provider, CancellationToken.None);
+        Assert.Equal(2, _discovery.Requests);
+    }
+
+    [Fact]
+    public async Task GetAsync_FailedDiscovery_IsNotCached()
+    {
+        var registry = CreateRegistry();
+        _discovery.Status = HttpStatusCode.ServiceUnavailable;
+        await Assert.ThrowsAsync<HttpRequestException>(() => registry.GetAsync(Provider, CancellationToken.None).AsTask());
+
+        _discovery.Status = HttpStatusCode.OK;
+        var descriptor = await registry.GetAsync(Provider, CancellationToken.None);
+
+        Assert.Equal(TheTokenEndpoint, descriptor.TokenEndpoint);
+        Assert.Equal(2, _discovery.Requests);
+    }
+
+    [Fact]
+    public async Task GetAsync_CallerCancels_OthersStillGetTheSharedFetch()
+    {
+        var registry = CreateRegistry();
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _discovery.Hold = hold;
+        using var giveUp = new CancellationTokenSource();
+
+        var impatient = registry.GetAsync(Provider, giveUp.Token).AsTask();
+        var patient = registry.GetAsync(Provider, CancellationToken.None).AsTask();
+        await WaitUntilAsync(() => _discovery.Requests == 1);
+        await giveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => impatient);
+        hold.SetResult();
+
+        Assert.Equal(TheTokenEndpoint, (await patient).TokenEndpoint);
+        Assert.Equal(1, _discovery.Requests);
+    }
+
+    private ProviderRegistry CreateRegistry()
+    {
+        var options = new FunctionsAuthOptions();
+        options.Providers[Provider] = new ProviderOptions { Issuer = TheIssuer, ClientId = "client" };
+        return new ProviderRegistry(Options.Create(options), new OneHandlerFactory(_discovery), _time, NullLogger<ProviderRegistry>.Instance);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!condition())
+        {
+            await Task.Delay(5, timeout.Token);
+        }
+    }
+
+    private sealed class OneHandlerFactory(HttpMessageHandler handler) : IHttpClientFactory
+    {
+        public HttpClient CreateClient(string name) => new(handler, disposeHandler: false);
+    }
+
+    private sealed class DiscoveryEndpoint : HttpMessageHandler
+    {
+        private int _requests;
+
+        public int Requests => Volatile.Read(ref _requests);
+
+        public TaskCompletionSource? Hold { get; set; }
+
+        public HttpStatusCode Status { get; set; } = HttpStatusCode.OK;
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Assert.Equal(new Uri(TheIssuer, ".well-known/openid-configuration"), request.RequestUri);
+            Interlocked.Increment(ref _requests);
+            if (Hold is { } hold)
+            {
+                await hold.Task.WaitAsync(cancellationToken);
+            }
+
+            if (Status != HttpStatusCode.OK)
+            {
+                return new HttpResponseMessage(Status);
+            }
+
+            var document = $$"""{"issuer":"{{TheIssuer.AbsoluteUri.TrimEnd('/')}}","token_endpoint":"{{TheTokenEndpoint}}"}""";
+            return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(document, Encoding.UTF8, "application/json") };
+        }
+    }
+}
