@@ -292,7 +292,9 @@ public sealed class KeyVaultSecretSourceTests
         // A field initializer, so it exists before the base constructor reports the event sources already created.
         private readonly ConcurrentQueue<string> _texts = new();
 
-        public IReadOnlyCollection<string> Texts => _texts;
+        // A snapshot: other tests' Azure SDK clients keep writing events while a test reads them (and a collection
+        // growing between its Count and its enumeration breaks a spread into an array).
+        public string[] Texts => _texts.ToArray();
 
         protected override void OnEventSourceCreated(EventSource eventSource)
         {
