@@ -85,7 +85,7 @@ export abstract class RetryableError extends FunctionsAuthError {
   }
 }
 
-/** 429 `rate_limited`: the provider is rate-limiting token requests. */
+/** 429 `rate_limited`: the provider is rate-limiting token requests, or (registration only) FunctionsAuth is limiting refused registrations. */
 export class RateLimitedError extends RetryableError {
   override readonly name = "RateLimitedError";
 }

@@ -182,7 +182,7 @@ internal sealed class RefreshCoordinator(
             // The client credential could not be read (Key Vault down): nothing was sent, so the lease can go at once.
             Log.RefreshBlockedByDependency(logger, key, ex.Dependency, ex.Failure);
             await TryReleaseUnchangedAsync(leased, demand, await preindexing);
-            return StorageUnavailable(leased);
+            return TemporarilyUnavailable(leased);
         }
 
         var preindexed = await preindexing;
@@ -295,7 +295,7 @@ internal sealed class RefreshCoordinator(
         catch (TimeoutException)
         {
             Log.RotatedTokenWritePending(logger, key);
-            return StorageUnavailable(leased);
+            return TemporarilyUnavailable(leased);
         }
     }
 
@@ -333,7 +333,7 @@ internal sealed class RefreshCoordinator(
                 // send the spent token, and a provider that detects reuse will end the grant.
                 Log.RotatedTokenLost(logger, key, attempt, ex.GetType().Name);
                 metrics.RotatedTokenWrite("lost");
-                return StorageUnavailable(leased);
+                return TemporarilyUnavailable(leased);
             }
         }
     }
@@ -369,7 +369,7 @@ internal sealed class RefreshCoordinator(
     }
 
     /// <summary>FunctionsAuth's own storage or Key Vault failed the refresh: the caller may retry shortly.</summary>
-    private static RefreshOutcome StorageUnavailable(SessionEntity leased) =>
+    private static RefreshOutcome TemporarilyUnavailable(SessionEntity leased) =>
         new(RefreshStatus.TemporarilyUnavailable, leased, RetryAfter: StorageRetryAfter, Error: "temporarily_unavailable");
 
     private static TimeSpan Jitter(TimeSpan delay) => delay * (0.75 + (Random.Shared.NextDouble() / 2));

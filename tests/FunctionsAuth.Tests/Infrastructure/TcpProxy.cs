@@ -32,9 +32,6 @@ public sealed class TcpProxy : IAsyncDisposable
 
     public bool IsCut { get; private set; }
 
-    /// <summary>Request lines seen so far (method and path), oldest first.</summary>
-    public ConcurrentQueue<string> Requests { get; } = new();
-
     public static TcpProxy Start(int targetPort)
     {
         var probe = new TcpListener(IPAddress.Loopback, 0);
@@ -98,13 +95,6 @@ public sealed class TcpProxy : IAsyncDisposable
         var armed = new Trigger(match, occurrence, duration, afterForwarding);
         Volatile.Write(ref trigger, armed);
         return armed.Fired.Task;
-    }
-
-    /// <summary>Cuts now and restores after <paramref name="duration"/>.</summary>
-    public Task CutFor(TimeSpan duration)
-    {
-        Cut();
-        return Task.Delay(duration).ContinueWith(_ => Restore(), TaskScheduler.Default);
     }
 
     private void Listen()
@@ -213,7 +203,6 @@ public sealed class TcpProxy : IAsyncDisposable
             return null;
         }
 
-        Requests.Enqueue(line);
         var armed = Volatile.Read(ref trigger);
         if (armed is null || !line.Contains(armed.Match, StringComparison.Ordinal) || Interlocked.Decrement(ref armed.Remaining) != 0)
         {
