@@ -45,6 +45,20 @@ public sealed partial class WorkbookTests(InfraFixture infra)
     }
 
     [Fact]
+    public void Workbook_ChartsTheServedStaleRateAndReauthByTheContractsCodes()
+    {
+        var queries = Queries();
+
+        Assert.Contains(queries, q => q.Contains("\"functionsauth.refresh.requests\"", StringComparison.Ordinal)
+            && q.Contains("\"served_stale\"", StringComparison.Ordinal)
+            && q.Contains("\"served_from_storage\"", StringComparison.Ordinal));
+        Assert.Contains(queries, q => q.Contains("\"functionsauth.refresh.requests\"", StringComparison.Ordinal) && q.Contains("\"reauth_required\"", StringComparison.Ordinal));
+
+        // The outcome tag's values are the app's (RefreshOutcomes and the contract's error codes), never enum names.
+        Assert.DoesNotContain(queries, q => q.Contains("\"ReauthRequired\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Workbook_ChartsEveryMetricTheAppDefines()
     {
         var source = File.ReadAllText(Path.Combine(InfraFixture.RepositoryRoot, "src", "FunctionsAuth.Core", "Diagnostics", "FunctionsAuthMetrics.cs"));

@@ -26,6 +26,11 @@ public sealed class ApiResult
     /// <summary>The contract's error code (<c>invalid_grant</c>...), or null for a success.</summary>
     internal string? ErrorCode { get; }
 
+    /// <summary>For a success that metrics tell apart (a refresh's <see cref="RefreshOutcomes"/>): which one; otherwise null.</summary>
+    internal string? Outcome { get; private init; }
+
+    internal ApiResult WithOutcome(string outcome) => new(Status, Body, RetryAfter, ErrorCode) { Outcome = outcome };
+
     internal static ApiResult Json<T>(int status, T value, JsonTypeInfo<T> typeInfo, TimeSpan? retryAfter = null) =>
         new(status, JsonSerializer.SerializeToUtf8Bytes(value, typeInfo), retryAfter);
 
@@ -57,4 +62,17 @@ public sealed class ApiResult
             await response.Body.WriteAsync(Body, cancellationToken);
         }
     }
+}
+
+/// <summary>How <c>/api/auth/refresh</c> answered with a token (the <c>outcome</c> tag of <c>functionsauth.refresh.requests</c>; errors carry their contract code).</summary>
+internal static class RefreshOutcomes
+{
+    /// <summary>The stored access token met <c>min_ttl</c>: no provider call.</summary>
+    public const string ServedFromStorage = "served_from_storage";
+
+    /// <summary>This call refreshed at the provider (or waited for the flight that did).</summary>
+    public const string Refreshed = "refreshed";
+
+    /// <summary>The stored token does not meet <c>min_ttl</c> but is still valid, and the provider is failing: served rather than fail.</summary>
+    public const string ServedStale = "served_stale";
 }

@@ -67,8 +67,14 @@ internal sealed class AuthApi : IAuthApi
     public Task<ApiResult> CreateSessionAsync(Stream body, CancellationToken cancellationToken) =>
         HandleAsync(body, ApiJsonContext.Default.CreateSessionRequest, CreateSessionCoreAsync, "sessions", cancellationToken);
 
-    public Task<ApiResult> RefreshAsync(Stream body, CancellationToken cancellationToken) =>
-        HandleAsync(body, ApiJsonContext.Default.RefreshRequest, RefreshCoreAsync, "refresh", cancellationToken);
+    public async Task<ApiResult> RefreshAsync(Stream body, CancellationToken cancellationToken)
+    {
+        var result = await HandleAsync(body, ApiJsonContext.Default.RefreshRequest, RefreshCoreAsync, "refresh", cancellationToken);
+
+        // Every answer is counted, bad input and bugs included: an error by its contract code, a token by where it came from.
+        metrics.RefreshRequest(result.Outcome ?? result.ErrorCode ?? "unknown");
+        return result;
+    }
 
     public Task<ApiResult> RevokeAsync(Stream body, CancellationToken cancellationToken) =>
         HandleAsync(body, ApiJsonContext.Default.RevokeRequest, RevokeCoreAsync, "revoke", cancellationToken);
@@ -290,15 +296,18 @@ internal sealed class AuthApi : IAuthApi
 
         var minTtl = request.MinTtl is { } seconds ? TimeSpan.FromSeconds(seconds) : options.Value.DefaultMinTtl;
         var outcome = await sessions.GetAccessTokenAsync(key, minTtl, cancellationToken);
-        metrics.RefreshRequest(outcome.Status.ToString());
-        FunctionsAuthTracing.RefreshOutcome(key, outcome.Status.ToString());
-        return outcome switch
+        var result = outcome switch
         {
             { Status: RefreshStatus.Current or RefreshStatus.Refreshed, Session: { } session, AccessToken: { } accessToken } =>
                 ApiResult.Json(
                     StatusCodes.Status200OK,
                     new AccessTokenResponse(accessToken, session.TokenType ?? "Bearer", ExpiresAt(session), session.Scope, outcome.Status == RefreshStatus.Refreshed),
-                    ApiJsonContext.Default.AccessTokenResponse),
+                    ApiJsonContext.Default.AccessTokenResponse).WithOutcome(outcome switch
+                    {
+                        { Status: RefreshStatus.Refreshed } => RefreshOutcomes.Refreshed,
+                        { ServedStale: true } => RefreshOutcomes.ServedStale,
+                        _ => RefreshOutcomes.ServedFromStorage,
+                    }),
             { Status: RefreshStatus.ReauthRequired } => ReauthRequired(outcome.Error ?? outcome.Session?.LastError),
             { Status: RefreshStatus.ProviderError } => ProviderError(outcome.Error),
             { Status: RefreshStatus.Unavailable or RefreshStatus.Busy } => ProviderUnavailable(outcome.RetryAfter),
@@ -306,6 +315,8 @@ internal sealed class AuthApi : IAuthApi
             { Status: RefreshStatus.TemporarilyUnavailable } => TemporarilyUnavailable(outcome.RetryAfter),
             _ => InvalidSession(),
         };
+        FunctionsAuthTracing.RefreshOutcome(key, result.Outcome ?? result.ErrorCode ?? "unknown");
+        return result;
     }
 
     private async Task<ApiResult> RevokeCoreAsync(RevokeRequest request, CancellationToken cancellationToken)

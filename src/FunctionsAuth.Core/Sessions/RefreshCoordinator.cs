@@ -109,7 +109,7 @@ internal sealed class RefreshCoordinator(
                 case RowAction.ReauthRequired:
                     return new RefreshOutcome(RefreshStatus.ReauthRequired, session);
                 case RowAction.Serve or RowAction.ServeInBackoff:
-                    return await CurrentAsync(session!);
+                    return await CurrentAsync(session!, servedStale: action == RowAction.ServeInBackoff);
                 case RowAction.WaitForLease:
                     // Someone else (this or another instance) is refreshing: wait for its result, then re-read.
                     leaseWaited = true;
@@ -142,11 +142,12 @@ internal sealed class RefreshCoordinator(
     }
 
     /// <summary>The stored access token as a <see cref="RefreshStatus.Current"/> outcome; a row that does not decrypt fails closed.</summary>
-    internal async Task<RefreshOutcome> CurrentAsync(SessionEntity session)
+    /// <param name="servedStale">The token does not meet the demand and is served because the provider is failing.</param>
+    internal async Task<RefreshOutcome> CurrentAsync(SessionEntity session, bool servedStale = false)
     {
         try
         {
-            return new RefreshOutcome(RefreshStatus.Current, session, await crypto.ReadAccessTokenAsync(session, CancellationToken.None));
+            return new RefreshOutcome(RefreshStatus.Current, session, await crypto.ReadAccessTokenAsync(session, CancellationToken.None), ServedStale: servedStale);
         }
         catch (TokenProtectionException)
         {

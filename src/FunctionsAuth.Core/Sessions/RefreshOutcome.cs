@@ -37,13 +37,18 @@ internal enum RefreshStatus
 /// The result of making a session's access token current. Carries the row as it now is and, where one was read
 /// or issued, the access token in clear (never logged).
 /// </summary>
+/// <param name="ServedStale">
+/// A <see cref="RefreshStatus.Current"/> token that does not meet the demand, served because the provider is failing
+/// (the session is in back-off, or the refresh just failed) while the token is still valid.
+/// </param>
 internal sealed record RefreshOutcome(
     RefreshStatus Status,
     SessionEntity? Session = null,
     string? AccessToken = null,
     TimeSpan? RetryAfter = null,
     string? Error = null,
-    string? IdToken = null);
+    string? IdToken = null,
+    bool ServedStale = false);
 
 /// <summary>
 /// What a caller needs from the stored session before it may skip a refresh. The request path and the sweeper share

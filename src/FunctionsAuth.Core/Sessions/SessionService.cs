@@ -81,7 +81,8 @@ internal sealed class SessionService(
         var session = await store.GetAsync(key, cancellationToken);
         var now = time.GetUtcNow();
         var demand = RefreshDemand.ValidFor(minTtl);
-        switch (RefreshRules.Decide(session, demand, now))
+        var action = RefreshRules.Decide(session, demand, now);
+        switch (action)
         {
             case RowAction.Invalid:
                 return new RefreshOutcome(RefreshStatus.InvalidSession);
@@ -89,7 +90,7 @@ internal sealed class SessionService(
                 return new RefreshOutcome(RefreshStatus.ReauthRequired, session);
             case RowAction.Serve or RowAction.ServeInBackoff:
                 // The fast path: one point read, no provider call.
-                var current = await coordinator.CurrentAsync(session!);
+                var current = await coordinator.CurrentAsync(session!, servedStale: action == RowAction.ServeInBackoff);
                 if (current.Status == RefreshStatus.Current)
                 {
                     await RecordActivityAsync(session!, now);
@@ -106,7 +107,7 @@ internal sealed class SessionService(
             // The provider (or our storage, while a rotated token's write is retried) is down but the stored token
             // still works: serve it (refreshed: false) rather than fail.
             Log.ServingStoredToken(logger, key, outcome.Error ?? "");
-            return await coordinator.CurrentAsync(stale);
+            return await coordinator.CurrentAsync(stale, servedStale: true);
         }
 
         return outcome;

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using Azure.Data.Tables;
 using FunctionsAuth.Diagnostics;
+using FunctionsAuth.Sessions;
 using FunctionsAuth.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
@@ -34,13 +35,55 @@ public sealed class TelemetryTests : DemoProviderTestBase
         telemetry.Flush(host.Services);
 
         var metrics = telemetry.Metrics.Snapshot();
-        AssertMetric(metrics, "functionsauth.refresh.requests", "{request}", ("outcome", "Refreshed"));
-        AssertMetric(metrics, "functionsauth.refresh.requests", "{request}", ("outcome", "Current"));
+        AssertMetric(metrics, "functionsauth.refresh.requests", "{request}", ("outcome", "refreshed"));
+        AssertMetric(metrics, "functionsauth.refresh.requests", "{request}", ("outcome", "served_from_storage"));
         AssertMetric(metrics, "functionsauth.provider.requests", "{request}", ("provider", TestEnvironment.DemoProvider), ("grant_type", "refresh_token"), ("outcome", "ok"));
         AssertMetric(metrics, "functionsauth.provider.request.duration", "s", ("provider", TestEnvironment.DemoProvider), ("grant_type", "authorization_code"), ("outcome", "ok"));
         AssertMetric(metrics, "functionsauth.provider.request.duration", "s", ("provider", TestEnvironment.DemoProvider), ("grant_type", "refresh_token"), ("outcome", "ok"));
         AssertMetric(metrics, "functionsauth.key_ring.loads", "{load}", ("result", "loaded"));
         Assert.Equal(MetricType.Histogram, Latest(metrics, "functionsauth.provider.request.duration").MetricType);
+    }
+
+    [Fact]
+    public async Task RefreshOutcomes_CountedAsServedFromStorageRefreshedServedStaleAndEachErrorCode()
+    {
+        // Answers a real server will not give on demand (5xx while a token is still valid, invalid_grant) from the scripted one.
+        await using var provider = await ScriptedProvider.StartAsync();
+        Environment.WithScriptedProvider(provider);
+        var telemetry = new ExportedTelemetry();
+        await using var host = await Environment.StartHostAsync(telemetry.Configure);
+        var created = await host.HandOverAsync(TestEnvironment.ScriptedProvider, "handed-over-refresh", "handed-over-access", Environment.Clock.GetUtcNow() + TimeSpan.FromSeconds(40));
+
+        provider.Then(ScriptedResponse.ServerError()).Then(ScriptedResponse.ServerError()).Then(ScriptedResponse.ServerError());
+        Assert.False((await Expect.TokenAsync(await host.RefreshAsync(created.Session, minTtl: 60))).Refreshed);
+        Assert.False((await Expect.TokenAsync(await host.RefreshAsync(created.Session, minTtl: 10))).Refreshed);
+        Environment.Clock.Advance(TimeSpan.FromHours(1));
+        provider.Then(ScriptedResponse.ServerError()).Then(ScriptedResponse.ServerError()).Then(ScriptedResponse.ServerError());
+        await Expect.ErrorAsync(await host.RefreshAsync(created.Session), System.Net.HttpStatusCode.ServiceUnavailable, "provider_unavailable");
+        Environment.Clock.Advance(TimeSpan.FromHours(1));
+        provider.Then(ScriptedResponse.Tokens());
+        Assert.True((await Expect.TokenAsync(await host.RefreshAsync(created.Session))).Refreshed);
+        Environment.Clock.Advance(TimeSpan.FromHours(2));
+        provider.Then(ScriptedResponse.OAuthError("invalid_grant"));
+        await Expect.ErrorAsync(await host.RefreshAsync(created.Session), System.Net.HttpStatusCode.Unauthorized, "reauth_required");
+        await Expect.ErrorAsync(await host.PostJsonAsync("api/auth/refresh", """{"session":"not-a-handle"}"""), System.Net.HttpStatusCode.BadRequest, "invalid_request");
+        await Expect.ErrorAsync(await host.RefreshAsync(SessionHandle.Create()), System.Net.HttpStatusCode.Unauthorized, "invalid_session");
+        telemetry.Flush(host.Services);
+
+        var requests = Latest(telemetry.Metrics.Snapshot(), "functionsauth.refresh.requests");
+        var counts = requests.MetricPoints.ToDictionary(p => Tags(p).Single(t => t.Item1 == "outcome").Item2, p => p.GetSumLong());
+        Assert.Equal(
+            new Dictionary<string, long>
+            {
+                ["served_stale"] = 1,
+                ["served_from_storage"] = 1,
+                ["provider_unavailable"] = 1,
+                ["refreshed"] = 1,
+                ["reauth_required"] = 1,
+                ["invalid_request"] = 1,
+                ["invalid_session"] = 1,
+            },
+            counts);
     }
 
     [Fact]
@@ -87,7 +130,7 @@ public sealed class TelemetryTests : DemoProviderTestBase
         var logId = KeyOf(created.Session).LogId;
         var refresh = Assert.Single(spans, s => s.OperationName == "auth.refresh" && Equals(s.GetTagItem(FunctionsAuthTracing.SessionTag), logId));
         Assert.Equal(FunctionsAuthTracing.SourceName, refresh.Source.Name);
-        Assert.Equal("Refreshed", refresh.GetTagItem(FunctionsAuthTracing.RefreshOutcomeTag));
+        Assert.Equal("refreshed", refresh.GetTagItem(FunctionsAuthTracing.RefreshOutcomeTag));
         Assert.Equal(200, refresh.GetTagItem("http.response.status_code"));
 
         var children = spans.Where(s => IsDescendantOf(s, refresh, spans)).ToList();
