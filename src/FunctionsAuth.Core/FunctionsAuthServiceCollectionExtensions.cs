@@ -3,6 +3,7 @@ using Azure.Identity;
 using FunctionsAuth.Api;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
+using FunctionsAuth.Events;
 using FunctionsAuth.OAuth;
 using FunctionsAuth.Protection;
 using FunctionsAuth.Secrets;
@@ -33,6 +34,7 @@ public static class FunctionsAuthServiceCollectionExtensions
                 // The timer reads flat app settings (the Functions host resolves %SweeperSchedule%); validate those.
                 options.Sweeper.Schedule = SweeperOptions.ResolveSchedule(configuration);
                 options.Sweeper.TimerDisabled = SweeperOptions.IsTimerDisabled(configuration);
+                options.Events.QueueName = EventsOptions.ResolveQueueName(configuration);
             })
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FunctionsAuthOptions>, FunctionsAuthOptionsValidator>());
@@ -73,7 +75,16 @@ public static class FunctionsAuthServiceCollectionExtensions
         services.TryAddSingleton<Sweeper>();
         services.TryAddSingleton<ISweeper>(static sp => sp.GetRequiredService<Sweeper>());
 
+        services.TryAddSingleton<EventsQueue>();
+        services.TryAddSingleton<SessionEventPublisher>();
+        services.TryAddSingleton<ISessionEvents>(static sp => sp.GetRequiredService<SessionEventPublisher>());
+        services.AddHttpClient(EventWebhook.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(NoRedirects)
+            .RemoveAllLoggers();
+        services.TryAddSingleton<IEventWebhook, EventWebhook>();
+
         services.AddHostedService<StartupTasks>();
+        services.AddHostedService(static sp => sp.GetRequiredService<SessionEventPublisher>());
         return services;
     }
 

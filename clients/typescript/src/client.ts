@@ -44,6 +44,8 @@ export interface CodeRegistration {
   code: string;
   codeVerifier: string;
   redirectUri: string;
+  /** Your own id for the user (at most 256 characters, no control characters; not a secret): put in every event about the session. */
+  subject?: string;
 }
 
 /** The front end (for example Auth.js) already redeemed the code and hands the tokens over. */
@@ -54,6 +56,8 @@ export interface HandOverRegistration {
   /** When `accessToken` expires, Unix seconds. */
   expiresAt?: number;
   scope?: string;
+  /** Your own id for the user (at most 256 characters, no control characters; not a secret): put in every event about the session. */
+  subject?: string;
 }
 
 export type SessionRegistration = CodeRegistration | HandOverRegistration;
@@ -218,6 +222,7 @@ function toWire(registration: SessionRegistration): Schemas["CreateSessionReques
       code: registration.code,
       code_verifier: registration.codeVerifier,
       redirect_uri: registration.redirectUri,
+      ...(registration.subject === undefined ? {} : { subject: registration.subject }),
     };
     return body;
   }
@@ -233,6 +238,7 @@ function toWire(registration: SessionRegistration): Schemas["CreateSessionReques
     ...(registration.accessToken === undefined ? {} : { access_token: registration.accessToken }),
     ...(registration.accessToken === undefined || registration.expiresAt === undefined ? {} : { expires_at: registration.expiresAt }),
     ...(registration.scope === undefined ? {} : { scope: registration.scope }),
+    ...(registration.subject === undefined ? {} : { subject: registration.subject }),
   };
   return body;
 }

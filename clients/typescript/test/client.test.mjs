@@ -165,6 +165,19 @@ test("registerSession, hand-over form: sends the contract's names", async () => 
   assert.deepEqual(fetch.calls[0].body, { provider: "demo", refresh_token: "rt", access_token: "at", expires_at: 5, scope: "openid" });
 });
 
+test("registerSession with a subject: sends it in either form, and leaves it out when not given", async () => {
+  const fetch = fakeFetch(
+    { status: 201, body: { session: theHandle, access_token: "at", token_type: "Bearer", expires_at: 1, scope: null } },
+    { status: 201, body: { session: theHandle, access_token: "at", token_type: "Bearer", expires_at: 1, scope: null } },
+  );
+
+  await clientWith(fetch).registerSession({ provider: "demo", code: "the-code", codeVerifier: "v".repeat(43), redirectUri: "http://127.0.0.1:3000/cb", subject: "user-42" });
+  await clientWith(fetch).registerSession({ provider: "demo", refreshToken: "rt", subject: "user-42" });
+
+  assert.equal(fetch.calls[0].body.subject, "user-42");
+  assert.deepEqual(fetch.calls[1].body, { provider: "demo", refresh_token: "rt", subject: "user-42" });
+});
+
 test("registerSession without a refresh token fails before any request", async () => {
   const fetch = fakeFetch({ status: 201, body: {} });
 

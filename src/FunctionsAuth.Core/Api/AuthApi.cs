@@ -24,6 +24,7 @@ internal sealed class AuthApi : IAuthApi
     private const int MaxTokenLength = 8 * 1024;
     private const long MaxMinTtlSeconds = 24 * 60 * 60;
     private const int MaxRedirectUriLength = 2048;
+    private const int MaxSubjectLength = 256;
     private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(5);
 
     private readonly SessionService sessions;
@@ -124,6 +125,11 @@ internal sealed class AuthApi : IAuthApi
             return InvalidRequest("Send either 'code', 'code_verifier' and 'redirect_uri', or 'refresh_token' (with optional 'access_token', 'expires_at', 'scope').");
         }
 
+        if (request.Subject is { } subject && !IsValidSubject(subject))
+        {
+            return InvalidRequest("'subject' must be 1 to 256 characters without control characters.");
+        }
+
         if (handOverForm && !options.Value.HandOver.Enabled)
         {
             return InvalidRequest("The hand-over form is disabled on this deployment (FunctionsAuth:HandOver:Enabled): send 'code', 'code_verifier' and 'redirect_uri'.");
@@ -189,7 +195,7 @@ internal sealed class AuthApi : IAuthApi
         CreateOutcome created;
         try
         {
-            created = await sessions.CreateAsync(provider, tokens, issuedNow: true, cancellationToken);
+            created = await sessions.CreateAsync(provider, tokens, issuedNow: true, cancellationToken, request.Subject);
         }
         catch (StorageUnavailableException)
         {
@@ -248,7 +254,7 @@ internal sealed class AuthApi : IAuthApi
                 {
                     case AccessTokenCheck.Vouched:
                         var handedOver = new TokenSet(accessToken, "Bearer", expiry - now, refreshToken, request.Scope, null);
-                        var stored = await sessions.CreateAsync(provider, handedOver, issuedNow: false, cancellationToken);
+                        var stored = await sessions.CreateAsync(provider, handedOver, issuedNow: false, cancellationToken, request.Subject);
                         return Created(stored.Handle, stored.Session, accessToken, null);
                     case AccessTokenCheck.Refused:
                         return ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", "The provider did not accept the access token (forged, expired or revoked).");
@@ -261,8 +267,8 @@ internal sealed class AuthApi : IAuthApi
         }
 
         var tokens = new TokenSet("", "Bearer", null, refreshToken, request.Scope, null);
-        var created = await sessions.CreateAsync(provider, tokens, issuedNow: false, cancellationToken);
-        var demand = RefreshDemand.ValidFor(TimeSpan.Zero, recordActivity: false);
+        var created = await sessions.CreateAsync(provider, tokens, issuedNow: false, cancellationToken, request.Subject);
+        var demand = RefreshDemand.ValidFor(TimeSpan.Zero, recordActivity: false, announces: false);
 
         // No usable access token was handed over: get one now, so the caller leaves with a working token.
         var outcome = await coordinator.EnsureCurrentAsync(created.Key, demand, cancellationToken, lastRead: created.Session);
@@ -271,7 +277,7 @@ internal sealed class AuthApi : IAuthApi
             return Created(created.Handle, session, fresh, outcome.IdToken);
         }
 
-        await sessions.RevokeAsync(created.Key, CancellationToken.None);
+        await sessions.RevokeAsync(created.Key, CancellationToken.None, announce: false);
         return outcome.Status switch
         {
             RefreshStatus.ReauthRequired => ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", "The provider refused the refresh token."),
@@ -459,6 +465,34 @@ internal sealed class AuthApi : IAuthApi
 
     private static ApiResult ProviderUnavailable(TimeSpan? retryAfter) =>
         ApiResult.Error(StatusCodes.Status503ServiceUnavailable, "provider_unavailable", "The provider cannot be reached and no valid access token is stored; retry after the delay given.", retryAfter ?? TimeSpan.FromSeconds(5));
+
+    /// <summary>
+    /// 1 to <see cref="MaxSubjectLength"/> Unicode characters (as JSON Schema counts <c>maxLength</c>), none a control
+    /// character, and well-formed UTF-16: it goes verbatim into events, which receivers parse and may log.
+    /// </summary>
+    private static bool IsValidSubject(string subject)
+    {
+        if (subject.Length is 0 or > MaxSubjectLength * 2)
+        {
+            return false;
+        }
+
+        var characters = 0;
+        var rest = subject.AsSpan();
+        while (!rest.IsEmpty)
+        {
+            if (System.Text.Rune.DecodeFromUtf16(rest, out var rune, out var consumed) != System.Buffers.OperationStatus.Done
+                || System.Text.Rune.IsControl(rune)
+                || ++characters > MaxSubjectLength)
+            {
+                return false;
+            }
+
+            rest = rest[consumed..];
+        }
+
+        return true;
+    }
 
     private static bool IsUnreserved(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '~';
 }

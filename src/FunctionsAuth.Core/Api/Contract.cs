@@ -27,6 +27,9 @@ internal sealed class CreateSessionRequest
 
     [JsonPropertyName("scope")]
     public string? Scope { get; set; }
+
+    [JsonPropertyName("subject")]
+    public string? Subject { get; set; }
 }
 
 internal sealed class RefreshRequest

@@ -51,6 +51,9 @@ public sealed class FunctionsAuthOptions
     [ValidateObjectMembers]
     public RegistrationOptions Registration { get; set; } = new();
 
+    [ValidateObjectMembers]
+    public EventsOptions Events { get; set; } = new();
+
     /// <summary>OAuth providers by the name front ends send as <c>provider</c>.</summary>
     /// <remarks>
     /// Validated one provider at a time by the cross-field validator: on a dictionary, <c>[ValidateEnumeratedItems]</c>
@@ -91,7 +94,11 @@ public sealed class StorageOptions
     [RequiredInAzure]
     public Uri? TableServiceUri { get; set; }
 
-    /// <summary>Connection string (Azurite / local development). Wins over <see cref="TableServiceUri"/> when set.</summary>
+    /// <summary>Queue service endpoint (session events), reached with the managed identity (production).</summary>
+    [RequiredInAzure]
+    public Uri? QueueServiceUri { get; set; }
+
+    /// <summary>Connection string (Azurite / local development). Wins over <see cref="TableServiceUri"/> and <see cref="QueueServiceUri"/> when set.</summary>
     public string? ConnectionString { get; set; }
 
     [Required(ErrorMessage = "{0} is required.")]

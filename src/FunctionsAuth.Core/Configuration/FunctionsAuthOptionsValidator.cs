@@ -30,6 +30,11 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
             failures.Add("FunctionsAuth:Storage needs TableServiceUri (Azure, managed identity) or ConnectionString (Azurite).");
         }
 
+        if (options.Storage.ConnectionString is null && options.Storage.QueueServiceUri is null)
+        {
+            failures.Add("FunctionsAuth:Storage needs QueueServiceUri (Azure, managed identity; session events go onto a queue) or ConnectionString (Azurite).");
+        }
+
         if (options.KeyVaultUri is { } vault && vault.Scheme != Uri.UriSchemeHttps)
         {
             failures.Add("FunctionsAuth:KeyVaultUri must be an https URI.");
@@ -82,6 +87,7 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
         }
 
         ValidateSweeper(options, failures);
+        ValidateEvents(options.Events, failures);
 
         foreach (var (providerName, provider) in options.Providers)
         {
@@ -181,6 +187,29 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
         if (sweeper.TimeBudget <= TimeSpan.Zero || sweeper.TimeBudget >= interval)
         {
             failures.Add($"FunctionsAuth:Sweeper:TimeBudget ({sweeper.TimeBudget}) must be positive and shorter than the sweeper interval ({interval}).");
+        }
+    }
+
+    private static void ValidateEvents(EventsOptions events, List<string> failures)
+    {
+        if (string.IsNullOrWhiteSpace(events.Source) || !Uri.TryCreate(events.Source, UriKind.RelativeOrAbsolute, out _))
+        {
+            failures.Add($"FunctionsAuth:Events:Source ('{events.Source}') must be a URI reference (CloudEvents 'source').");
+        }
+
+        if (events.WebhookUrl is { } webhook && (!webhook.IsAbsoluteUri || !OAuth.ProviderRegistry.IsAllowedEndpoint(webhook)))
+        {
+            failures.Add($"FunctionsAuth:Events:WebhookUrl must be an absolute https URI (plain http only on loopback).");
+        }
+
+        if (events.WebhookUrl is not null && string.IsNullOrWhiteSpace(events.WebhookSecretName))
+        {
+            failures.Add("FunctionsAuth:Events:WebhookSecretName must name the webhook signing secret when WebhookUrl is set.");
+        }
+
+        if (events.WebhookTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"FunctionsAuth:Events:WebhookTimeout ({events.WebhookTimeout}) must be positive.");
         }
     }
 

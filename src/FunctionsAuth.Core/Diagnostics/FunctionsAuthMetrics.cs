@@ -25,6 +25,8 @@ public sealed class FunctionsAuthMetrics
     private readonly Counter<long> rotatedTokenWrites;
     private readonly Counter<long> refreshOutcomeUnknown;
     private readonly Counter<long> circuitTransitions;
+    private readonly Counter<long> events;
+    private readonly Counter<long> webhookDeliveries;
 
     public FunctionsAuthMetrics(IMeterFactory meterFactory)
     {
@@ -39,6 +41,8 @@ public sealed class FunctionsAuthMetrics
         rotatedTokenWrites = meter.CreateCounter<long>("functionsauth.rotated_token.writes", "{write}", "Writes of a rotated refresh token that met a storage failure, by result (retried, stored, lost).");
         refreshOutcomeUnknown = meter.CreateCounter<long>("functionsauth.refresh.outcome_unknown", "{refresh}", "Refreshes sent to a provider whose answer was lost (time-out, dropped connection, unreadable answer).");
         circuitTransitions = meter.CreateCounter<long>("functionsauth.provider.circuit.transitions", "{transition}", "Changes of a provider's circuit breaker state (open, half_open, closed).");
+        events = meter.CreateCounter<long>("functionsauth.events", "{event}", "Session events by kind (reauth_required, failing, recovered, revoked, purged) and result (enqueued, failed, dropped).");
+        webhookDeliveries = meter.CreateCounter<long>("functionsauth.events.webhook.deliveries", "{delivery}", "Webhook delivery attempts of session events, by result (delivered, rejected, timeout, unreachable).");
         sweeperErrors = meter.CreateCounter<long>("functionsauth.sweeper.errors", "{error}", "Sessions a sweeper run could not handle because of an exception (storage, decryption...).");
     }
 
@@ -83,6 +87,11 @@ public sealed class FunctionsAuthMetrics
 
     internal void LeaseWait(TimeSpan duration, string result) =>
         leaseWaitDuration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("result", result));
+
+    internal void EventPublished(string kind, string result) =>
+        events.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("result", result));
+
+    internal void WebhookDelivery(string result) => webhookDeliveries.Add(1, new KeyValuePair<string, object?>("result", result));
 
     internal void KeyRingLoad(string result) => keyRingLoads.Add(1, new KeyValuePair<string, object?>("result", result));
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
+using FunctionsAuth.Events;
 using FunctionsAuth.OAuth;
 using FunctionsAuth.Protection;
 using FunctionsAuth.Storage;
@@ -20,6 +21,7 @@ internal sealed class RefreshCoordinator(
     SessionStore store,
     SessionCrypto crypto,
     OAuthClient oauth,
+    ISessionEvents events,
     FunctionsAuthMetrics metrics,
     TimeProvider time,
     IOptions<FunctionsAuthOptions> options,
@@ -288,7 +290,12 @@ internal sealed class RefreshCoordinator(
 
         // The write goes on until it lands or the lease runs out, whoever still waits for it; the callers wait a
         // moment only, then hear "try again shortly" while the lease keeps every other refresh of this session away.
-        var persisting = PersistRotatedAsync(key, leased, updated, tokens, oldRefreshToken, demand.LeavesPreviousIndexRow, preindexed);
+        if (leased.Status != SessionStatus.Active)
+        {
+            updated.StatusChangedAt = now;
+        }
+
+        var persisting = PersistRotatedAsync(key, leased, updated, tokens, oldRefreshToken, demand, preindexed);
         try
         {
             return await persisting.WaitAsync(RotatedWriteCallerWait);
@@ -306,14 +313,14 @@ internal sealed class RefreshCoordinator(
     /// refreshes away; only an outage longer than the lease loses it, and that is logged and counted.
     /// Never throws: nobody may be left to observe it.
     /// </summary>
-    private async Task<RefreshOutcome> PersistRotatedAsync(SessionKey key, SessionEntity leased, SessionEntity updated, TokenSet tokens, string oldRefreshToken, bool leavePreviousIndexRow, DueIndexEntry? preindexed)
+    private async Task<RefreshOutcome> PersistRotatedAsync(SessionKey key, SessionEntity leased, SessionEntity updated, TokenSet tokens, string oldRefreshToken, RefreshDemand demand, DueIndexEntry? preindexed)
     {
         var delay = FirstRotatedWriteRetryDelay;
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                var outcome = await SaveRotatedOnceAsync(key, leased, updated, tokens, oldRefreshToken, leavePreviousIndexRow, preindexed);
+                var outcome = await SaveRotatedOnceAsync(key, leased, updated, tokens, oldRefreshToken, demand, preindexed);
                 if (attempt > 1)
                 {
                     metrics.RotatedTokenWrite("stored");
@@ -339,10 +346,10 @@ internal sealed class RefreshCoordinator(
         }
     }
 
-    private async Task<RefreshOutcome> SaveRotatedOnceAsync(SessionKey key, SessionEntity leased, SessionEntity updated, TokenSet tokens, string oldRefreshToken, bool leavePreviousIndexRow, DueIndexEntry? preindexed)
+    private async Task<RefreshOutcome> SaveRotatedOnceAsync(SessionKey key, SessionEntity leased, SessionEntity updated, TokenSet tokens, string oldRefreshToken, RefreshDemand demand, DueIndexEntry? preindexed)
     {
         // On success SaveAsync leaves the due time and the new ETag on `updated`; a failed attempt changes neither.
-        var write = await SaveAsync(leased, updated, leavePreviousIndexRow, preindexed);
+        var write = await SaveAsync(leased, updated, demand.LeavesPreviousIndexRow, preindexed);
         var stored = updated;
         if (write == UpdateResult.Conflict)
         {
@@ -352,6 +359,7 @@ internal sealed class RefreshCoordinator(
             if (current?.RefreshToken is { } ciphertext && ciphertext.AsSpan().SequenceEqual(updated.RefreshToken))
             {
                 stored = current;
+                Announce(leased, stored, demand);
             }
             else
             {
@@ -363,6 +371,11 @@ internal sealed class RefreshCoordinator(
             // Revoked while we refreshed: do not leave the new grant alive at the provider.
             await oauth.RevokeAsync(leased.Provider, tokens.RefreshToken ?? oldRefreshToken, "refresh_token", CancellationToken.None);
             return new RefreshOutcome(RefreshStatus.InvalidSession);
+        }
+
+        if (write == UpdateResult.Updated)
+        {
+            Announce(leased, stored, demand);
         }
 
         Log.Refreshed(logger, key, leased.Provider, tokens.RefreshToken is not null);
@@ -398,8 +411,31 @@ internal sealed class RefreshCoordinator(
         {
             Log.LeaseReleaseFailed(logger, new SessionKey(leased.PartitionKey));
         }
+        else
+        {
+            Announce(leased, updated, demand);
+        }
 
         return updated;
+    }
+
+    /// <summary>
+    /// Emits the event for the status change a write just made (only ever called once that write has landed, so one
+    /// transition gives one event): reauth_required, failing, or recovered (failing → active).
+    /// </summary>
+    private void Announce(SessionEntity before, SessionEntity after, RefreshDemand demand)
+    {
+        var kind = (before.Status, after.Status) switch
+        {
+            (not SessionStatus.ReauthRequired, SessionStatus.ReauthRequired) => SessionEventKinds.ReauthRequired,
+            (not SessionStatus.Failing, SessionStatus.Failing) => SessionEventKinds.Failing,
+            (SessionStatus.Failing, SessionStatus.Active) => SessionEventKinds.Recovered,
+            _ => null,
+        };
+        if (kind is not null && demand.Announces)
+        {
+            events.Emit(SessionEvent.For(kind, after, after.StatusChangedAt ?? time.GetUtcNow(), kind == SessionEventKinds.Recovered ? null : after.LastError));
+        }
     }
 
     private void RecordFailure(SessionEntity session, string? error, DateTimeOffset now)

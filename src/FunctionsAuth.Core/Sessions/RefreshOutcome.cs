@@ -69,8 +69,14 @@ internal abstract record RefreshDemand(bool RecordActivity, bool LeavesPreviousI
     /// </summary>
     public virtual bool ServesDuringBackoff => false;
 
+    /// <summary>
+    /// Whether a transition this flight makes is announced as an event. Not for the refresh that vouches for a hand-over:
+    /// until it answers 201 the app holds no handle, and a refused hand-over deletes the session again.
+    /// </summary>
+    public bool Announces { get; init; } = true;
+
     /// <summary>A front end's need: an access token still valid for <paramref name="minTtl"/>.</summary>
-    public static RefreshDemand ValidFor(TimeSpan minTtl, bool recordActivity = true) => new AccessTokenDemand(minTtl, recordActivity);
+    public static RefreshDemand ValidFor(TimeSpan minTtl, bool recordActivity = true, bool announces = true) => new AccessTokenDemand(minTtl, recordActivity) { Announces = announces };
 
     /// <summary>The sweeper's need: the session is no longer due for a refresh (<see cref="RefreshSchedule.RefreshDueAt"/> is in the future).</summary>
     public static RefreshDemand NoLongerDue(FunctionsAuthOptions options) => new ScheduleDemand(options);

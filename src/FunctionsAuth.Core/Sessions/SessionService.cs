@@ -1,4 +1,5 @@
 using FunctionsAuth.Configuration;
+using FunctionsAuth.Events;
 using FunctionsAuth.OAuth;
 using FunctionsAuth.Protection;
 using FunctionsAuth.Storage;
@@ -13,6 +14,7 @@ internal sealed class SessionService(
     SessionCrypto crypto,
     RefreshCoordinator coordinator,
     OAuthClient oauth,
+    ISessionEvents events,
     TimeProvider time,
     IOptions<FunctionsAuthOptions> options,
     ILogger<SessionService> logger)
@@ -23,7 +25,8 @@ internal sealed class SessionService(
     /// Registers a session from tokens just issued (code redemption, <paramref name="issuedNow"/>) or handed over by
     /// the front end (issue time unknown).
     /// </summary>
-    public async Task<CreateOutcome> CreateAsync(string provider, TokenSet tokens, bool issuedNow, CancellationToken cancellationToken)
+    /// <param name="subject">The app's id for the user, already validated; stored for events.</param>
+    public async Task<CreateOutcome> CreateAsync(string provider, TokenSet tokens, bool issuedNow, CancellationToken cancellationToken, string? subject = null)
     {
         if (tokens.RefreshToken is not { Length: > 0 } refreshToken)
         {
@@ -40,6 +43,7 @@ internal sealed class SessionService(
                 PartitionKey = key.Value,
                 RowKey = key.Value,
                 Provider = provider,
+                Subject = subject,
                 Status = SessionStatus.Active,
                 StatusChangedAt = now,
                 TokenType = tokens.TokenType,
@@ -114,7 +118,8 @@ internal sealed class SessionService(
     }
 
     /// <summary>Deletes the session and revokes its refresh token at the provider (RFC 7009, best effort). Idempotent.</summary>
-    public async Task RevokeAsync(SessionKey key, CancellationToken cancellationToken)
+    /// <param name="announce">Emit the revoked event (not when a registration that never answered 201 is undone).</param>
+    public async Task RevokeAsync(SessionKey key, CancellationToken cancellationToken, bool announce = true)
     {
         for (var attempt = 0; attempt < 5; attempt++)
         {
@@ -142,6 +147,11 @@ internal sealed class SessionService(
             }
 
             Log.SessionRevoked(logger, key, session.Provider);
+            if (announce)
+            {
+                events.Emit(SessionEvent.For(SessionEventKinds.Revoked, session, time.GetUtcNow()));
+            }
+
             if (session.RefreshToken is not null)
             {
                 string refreshToken;

@@ -19,6 +19,9 @@ internal sealed class SessionEntity : ITableEntity
     public ETag ETag { get; set; }
 
     public string Provider { get; set; } = "";
+
+    /// <summary>The app's own id for the user (<c>subject</c> at registration): not a secret, put in events, never logged.</summary>
+    public string? Subject { get; set; }
     public string Status { get; set; } = SessionStatus.Active;
     public DateTimeOffset? StatusChangedAt { get; set; }
 

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using System.Threading.RateLimiting;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
+using FunctionsAuth.Events;
 using FunctionsAuth.OAuth;
 using FunctionsAuth.Protection;
 using FunctionsAuth.Sessions;
@@ -28,6 +29,7 @@ internal sealed class Sweeper : ISweeper
     private readonly RefreshCoordinator coordinator;
     private readonly OAuthClient oauth;
     private readonly TokenProtector protector;
+    private readonly ISessionEvents events;
     private readonly FunctionsAuthMetrics metrics;
     private readonly TimeProvider time;
     private readonly IOptions<FunctionsAuthOptions> options;
@@ -39,6 +41,7 @@ internal sealed class Sweeper : ISweeper
         RefreshCoordinator coordinator,
         OAuthClient oauth,
         TokenProtector protector,
+        ISessionEvents events,
         FunctionsAuthMetrics metrics,
         TimeProvider time,
         IOptions<FunctionsAuthOptions> options,
@@ -49,6 +52,7 @@ internal sealed class Sweeper : ISweeper
         this.coordinator = coordinator;
         this.oauth = oauth;
         this.protector = protector;
+        this.events = events;
         this.metrics = metrics;
         this.time = time;
         this.options = options;
@@ -269,6 +273,7 @@ internal sealed class Sweeper : ISweeper
         run.Purged();
         var reason = session.CreatedAt + options.Value.Sweeper.AbsoluteLifetime <= now ? "absolute_lifetime" : "retention";
         Log.SessionPurged(logger, entry.Key, session.Provider, reason);
+        events.Emit(SessionEvent.For(SessionEventKinds.Purged, session, now, cause: reason));
         if (refreshToken is null)
         {
             return;

@@ -38,6 +38,10 @@ public sealed class TestEnvironment
             ["FunctionsAuth:Secrets:client-secret"] = ClientSecret,
             ["LocalHost:FunctionKey"] = FunctionKey,
             ["AzureWebJobs.Sweeper.Disabled"] = "true",
+
+            // Each test's own events queue; the webhook function off unless a test configures a webhook.
+            ["EventsQueueName"] = EventsQueueName,
+            ["AzureWebJobs.EventWebhook.Disabled"] = "true",
         };
     }
 
@@ -46,6 +50,8 @@ public sealed class TestEnvironment
     public string SessionsTable { get; } = Azurite.UniqueName("sessions");
 
     public string DueIndexTable { get; } = Azurite.UniqueName("due");
+
+    public string EventsQueueName { get; } = "events-" + Guid.NewGuid().ToString("N")[..12];
 
     public string EncryptionKey { get; } = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 
