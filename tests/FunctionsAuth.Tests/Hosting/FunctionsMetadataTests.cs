@@ -31,10 +31,19 @@ public sealed class FunctionsMetadataTests
     }
 
     [Fact]
+    public void EventWebhook_IsAQueueTriggerOnTheEventsQueueSetting()
+    {
+        var trigger = Trigger("EventWebhook", "queueTrigger");
+
+        Assert.Equal($"%{EventsOptions.QueueNameSetting}%", trigger.GetProperty("queueName").GetString());
+        Assert.False(trigger.TryGetProperty("connection", out var connection) && connection.GetString() is { Length: > 0 }, "the trigger uses AzureWebJobsStorage, as the app's identity-based host storage");
+    }
+
+    [Fact]
     public void Metadata_DeclaresExactlyTheContractsFunctions()
     {
         Assert.Equal(
-            ["CreateSession", "Health", "Refresh", "Revoke", "Sweeper"],
+            ["CreateSession", "EventWebhook", "Health", "Refresh", "Revoke", "Sweeper"],
             Functions.Select(f => f.GetProperty("name").GetString()).Order(StringComparer.Ordinal));
     }
 
