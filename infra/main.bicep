@@ -39,6 +39,17 @@ param encryptionKeySecretName string = 'token-encryption-key'
 @description('NCRONTAB schedule of the sweeper (UTC).')
 param sweeperSchedule string = '0 */5 * * * *'
 
+@description('Storage queue session events go onto (the app reads it, or the EventWebhook function delivers from it). Its poison queue is <name>-poison.')
+@minLength(3)
+@maxLength(56)
+param eventsQueueName string = 'sessionevents'
+
+@description('Webhook each session event is POSTed to (https), signed with the secret eventsWebhookSecretName names. Empty: no webhook; the EventWebhook function is disabled and the app reads the queue.')
+param eventsWebhookUrl string = ''
+
+@description('NAME of the Key Vault secret holding the webhook signing secret (whsec_ + base64 of 24 to 64 random bytes), never the secret itself.')
+param eventsWebhookSecretName string = 'events-webhook-secret'
+
 @description('Browser origins allowed to call the API. Leave empty: the API is server-to-server, and a browser calling it would hold a function key.')
 param corsAllowedOrigins string[] = []
 
@@ -115,6 +126,12 @@ var entraAuthAllowedClientApplicationsChecked = entraAuthEnabled && empty(entraA
 var sessionsTable = 'sessions'
 var dueIndexTable = 'sessiondue'
 
+// Session events and the poison queue the Functions host moves an undeliverable one to.
+var eventQueues = [eventsQueueName, '${eventsQueueName}-poison']
+var eventsWebhookUrlChecked = !empty(eventsWebhookUrl) && !startsWith(eventsWebhookUrl, 'https://')
+  ? fail('eventsWebhookUrl must be an https URL.')
+  : eventsWebhookUrl
+
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: names.identity
   location: location
@@ -149,6 +166,7 @@ module storage 'modules/storage.bicep' = {
     deploymentContainerName: names.deploymentContainer
     hostContainerNames: hostContainers
     tableNames: [sessionsTable, dueIndexTable]
+    queueNames: eventQueues
     allowPublicNetworkAccess: allowPublicNetworkAccess
     location: location
     tags: allTags
@@ -199,6 +217,7 @@ module rbac 'modules/rbac.bicep' = {
     hostContainerNames: hostContainers
     deploymentContainerName: names.deploymentContainer
     tableNames: [sessionsTable, dueIndexTable]
+    queueNames: eventQueues
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     deployerPrincipalId: deployerPrincipalId
@@ -242,6 +261,8 @@ var appSettings = union(
     AzureWebJobsStorage__credential: 'managedidentity'
     AzureWebJobsStorage__clientId: identity.properties.clientId
     AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
+    // The EventWebhook queue trigger reads through the host's storage connection.
+    AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
     // DefaultAzureCredential in the app picks the user-assigned identity by this client id.
     AZURE_CLIENT_ID: identity.properties.clientId
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
@@ -251,8 +272,18 @@ var appSettings = union(
     FunctionsAuth__Storage__TableServiceUri: storage.outputs.tableEndpoint
     FunctionsAuth__Storage__SessionsTable: sessionsTable
     FunctionsAuth__Storage__DueIndexTable: dueIndexTable
+    FunctionsAuth__Storage__QueueServiceUri: storage.outputs.queueEndpoint
     SweeperSchedule: sweeperSchedule
+    EventsQueueName: eventsQueueName
+    // Without a webhook the function stays off, so events stay on the queue for the app to read.
+    'AzureWebJobs.EventWebhook.Disabled': empty(eventsWebhookUrlChecked) ? 'true' : 'false'
   },
+  empty(eventsWebhookUrlChecked)
+    ? {}
+    : {
+        FunctionsAuth__Events__WebhookUrl: eventsWebhookUrlChecked
+        FunctionsAuth__Events__WebhookSecretName: eventsWebhookSecretName
+      },
   providerSettings
 )
 

@@ -10,6 +10,9 @@ param hostContainerNames string[]
 param deploymentContainerName string
 
 param tableNames string[]
+
+@description('Queues the app enqueues session events to and the EventWebhook trigger reads (with its poison queue).')
+param queueNames string[]
 param keyVaultName string
 param applicationInsightsName string
 
@@ -24,6 +27,7 @@ var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -43,6 +47,10 @@ resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
   resource tableService 'tableServices' existing = {
     name: 'default'
   }
+
+  resource queueService 'queueServices' existing = {
+    name: 'default'
+  }
 }
 
 resource hostContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' existing = [
@@ -56,6 +64,13 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2024-01-
   for tableName in tableNames: {
     parent: storage::tableService
     name: tableName
+  }
+]
+
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2024-01-01' existing = [
+  for queueName in queueNames: {
+    parent: storage::queueService
+    name: queueName
   }
 ]
 
@@ -101,6 +116,23 @@ resource sessionTables 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
     scope: tables[i]
     properties: {
       roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+      principalId: appPrincipalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+// Session events: one assignment per queue, never the account. The app enqueues (add); the EventWebhook trigger
+// receives, hides a failed message again (update: not in Message Processor) and deletes it; the platform reads the
+// queue's length to scale; the host creates-if-missing and adds to the poison queue before moving a message there
+// (Message Sender alone would fail that create with 403 and leave the message cycling). Contributor, scoped to
+// these two queues, is the narrowest built-in role that covers all of it.
+resource eventQueues 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (queueName, i) in queueNames: {
+    name: guid(queues[i].id, appPrincipalId, roles.storageQueueDataContributor)
+    scope: queues[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
       principalId: appPrincipalId
       principalType: 'ServicePrincipal'
     }

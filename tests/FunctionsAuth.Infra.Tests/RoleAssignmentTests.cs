@@ -10,6 +10,7 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
     private const string StorageBlobDataOwner = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b";
     private const string StorageBlobDataContributor = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
     private const string StorageTableDataContributor = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3";
+    private const string StorageQueueDataContributor = "974c5e8b-45b9-4653-ba55-5f855dd0fb88";
     private const string KeyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
     private const string KeyVaultSecretsOfficer = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
 
@@ -17,7 +18,7 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
     // holding it (infra/README.md).
     private const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
 
-    private static readonly string[] AppRoles = [StorageBlobDataOwner, StorageBlobDataContributor, StorageTableDataContributor, KeyVaultSecretsUser, MonitoringMetricsPublisher];
+    private static readonly string[] AppRoles = [StorageBlobDataOwner, StorageBlobDataContributor, StorageTableDataContributor, StorageQueueDataContributor, KeyVaultSecretsUser, MonitoringMetricsPublisher];
 
     [Fact]
     public void App_GetsExactlyTheLeastPrivilegeRoles()
@@ -37,6 +38,7 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
             [StorageBlobDataOwner] = [Container(example, "azure-webjobs-hosts"), Container(example, "azure-webjobs-secrets")],
             [StorageBlobDataContributor] = [Container(example, "app-package")],
             [StorageTableDataContributor] = [.. example.OfType("Microsoft.Storage/storageAccounts/tableServices/tables").Select(Deployment.IdOf).Order()],
+            [StorageQueueDataContributor] = [.. example.OfType("Microsoft.Storage/storageAccounts/queueServices/queues").Select(Deployment.IdOf).Order()],
             [KeyVaultSecretsUser] = [Deployment.IdOf(example.Single("Microsoft.KeyVault/vaults"))],
             [MonitoringMetricsPublisher] = [Deployment.IdOf(example.Single("Microsoft.Insights/components"))],
         };

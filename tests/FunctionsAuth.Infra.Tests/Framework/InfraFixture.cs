@@ -18,6 +18,7 @@ public sealed class InfraFixture : IAsyncLifetime
         public const string DeployerPrincipalId = "55555555-5555-5555-5555-555555555555";
         public static readonly string[] AllowedClientApplications = ["33333333-3333-3333-3333-333333333333", "44444444-4444-4444-4444-444444444444"];
         public static readonly string[] CorsAllowedOrigins = ["https://one.example", "https://two.example"];
+        public const string EventsWebhookUrl = "https://hooks.example/functionsauth";
 
         public static readonly string Parameters = $$"""
             using 'main.bicep'
@@ -37,6 +38,7 @@ public sealed class InfraFixture : IAsyncLifetime
             param entraAuthAllowedClientApplications = ['{{AllowedClientApplications[0]}}', '{{AllowedClientApplications[1]}}']
             param deployerPrincipalId = '{{DeployerPrincipalId}}'
             param deployerPrincipalType = 'Group'
+            param eventsWebhookUrl = '{{EventsWebhookUrl}}'
             """;
     }
 

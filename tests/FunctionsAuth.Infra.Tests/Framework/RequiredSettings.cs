@@ -9,12 +9,13 @@ internal static class RequiredSettings
 {
     public const string Separator = "__";
 
-    /// <summary>Every <c>[Required]</c> or <c>[RequiredInAzure]</c> option as an app setting name, plus the sweeper's schedule setting.</summary>
+    /// <summary>Every <c>[Required]</c> or <c>[RequiredInAzure]</c> option as an app setting name, plus the sweeper's schedule and the events queue settings.</summary>
     public static IReadOnlyList<OptionSetting> All()
     {
         var settings = new List<OptionSetting>();
         Collect(typeof(FunctionsAuthOptions), FunctionsAuthOptions.SectionName, settings);
         settings.Add(new OptionSetting(SweeperOptions.ScheduleSetting, typeof(SweeperOptions).GetProperty(nameof(SweeperOptions.Schedule))!));
+        settings.Add(new OptionSetting(EventsOptions.QueueNameSetting, typeof(EventsOptions).GetProperty(nameof(EventsOptions.QueueName))!));
         return settings;
     }
 
