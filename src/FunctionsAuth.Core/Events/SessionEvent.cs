@@ -52,18 +52,18 @@ internal sealed record SessionEvent(
 
     /// <summary>The event for <paramref name="row"/> having just made the transition <paramref name="kind"/> at <paramref name="at"/>.</summary>
     /// <param name="row">The row as written by the transition (for revoked and purged: as it was when deleted).</param>
-    /// <param name="at">
-    /// When the transition happened, from the row where it keeps it (so that emitting again from the same row gives the
-    /// same id): the status change for reauth_required, the first failure for failing; the deletion time otherwise.
-    /// </param>
+    /// <param name="at">When the transition happened (the event's <c>time</c>).</param>
     public static SessionEvent For(string kind, SessionEntity row, DateTimeOffset at, string? reason = null, string? cause = null)
     {
         var key = new SessionKey(row.PartitionKey);
+        // Everything in the id comes from the row, so emitting again from the same row cannot change it: the status
+        // change (reauth_required, recovered), the failure episode's start (failing), or for a deletion, which happens
+        // once per session, the session's creation.
         var episode = kind switch
         {
-            SessionEventKinds.ReauthRequired => row.StatusChangedAt ?? at,
+            SessionEventKinds.ReauthRequired or SessionEventKinds.Recovered => row.StatusChangedAt ?? at,
             SessionEventKinds.Failing => row.FirstFailureAt ?? at,
-            _ => at,
+            _ => row.CreatedAt,
         };
 
         // The session key is the table's key; the id must not reveal it, only be unique per transition.
