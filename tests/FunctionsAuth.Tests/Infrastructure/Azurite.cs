@@ -54,9 +54,16 @@ public static class Azurite
     {
         var port = FreePort();
         var executable = Path.Combine(root, "node_modules", ".bin", "azurite-" + service);
-        var process = Process.Start(new ProcessStartInfo(executable)
+        // Through a small shell that stops Azurite when this test process goes away, including when it is killed
+        // (a hang dump, Ctrl+C): ProcessExit below only runs on an orderly exit.
+        var process = Process.Start(new ProcessStartInfo("/bin/sh")
         {
-            ArgumentList = { "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", $"--{service}Host", "127.0.0.1", $"--{service}Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            ArgumentList =
+            {
+                "-c",
+                "\"$0\" \"$@\" & child=$!; trap 'kill $child 2>/dev/null' EXIT INT TERM; while kill -0 " + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + " 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done",
+                executable, "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", $"--{service}Host", "127.0.0.1", $"--{service}Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            },
             WorkingDirectory = workspace,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -98,7 +105,8 @@ public static class Azurite
                 await client.ConnectAsync(IPAddress.Loopback, port);
                 break;
             }
-            catch (SocketException) when (deadline.Elapsed < TimeSpan.FromSeconds(60))
+            // Generous: on a loaded 2-core machine Node takes long to start.
+            catch (SocketException) when (deadline.Elapsed < TimeSpan.FromSeconds(180))
             {
                 await Task.Delay(100);
             }
