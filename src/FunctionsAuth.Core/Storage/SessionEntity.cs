@@ -32,6 +32,15 @@ internal sealed class SessionEntity : ITableEntity
     /// <summary>Id of the encryption key the token fields are under (the sweeper re-encrypts old ones).</summary>
     public string? KeyId { get; set; }
 
+    /// <summary>Ciphertext format of the token fields (null on rows written before format 2: the sweeper re-encrypts them).</summary>
+    public int? TokenFormat { get; set; }
+
+    /// <summary>
+    /// The caller that created the session (<c>app:&lt;client id&gt;</c>, <c>key:&lt;name&gt;</c> or <c>default</c>): only it may
+    /// refresh or revoke the session. Null on rows written before sessions were bound to their caller.
+    /// </summary>
+    public string? Owner { get; set; }
+
     /// <summary>Incremented by every successful refresh: tells "my write landed" from "someone else's did".</summary>
     public long Generation { get; set; }
 
