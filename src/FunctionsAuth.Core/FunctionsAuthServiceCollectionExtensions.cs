@@ -70,6 +70,7 @@ public static class FunctionsAuthServiceCollectionExtensions
         services.TryAddSingleton<SessionService>();
         services.TryAddSingleton<RegistrationLimiter>();
         services.TryAddSingleton<IAuthApi, AuthApi>();
+        services.TryAddSingleton<ReEncryptionScan>();
         services.TryAddSingleton<Sweeper>();
         services.TryAddSingleton<ISweeper>(static sp => sp.GetRequiredService<Sweeper>());
 

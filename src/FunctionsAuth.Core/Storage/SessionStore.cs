@@ -336,6 +336,44 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         }
     }
 
+    /// <summary>
+    /// Session rows whose tokens are not under <paramref name="keyId"/> in <paramref name="format"/>, whatever their
+    /// status and whether or not the due index holds them (<c>failing</c> rows have no slot there). A scan of the whole
+    /// table on the service's side (no index covers it): the re-encryption scan runs it rarely. Rows written before the
+    /// format column existed lack it; <c>not (a and b)</c> returns them too, as a comparison with a missing property is false.
+    /// </summary>
+    public async IAsyncEnumerable<SessionEntity> QueryNotProtectedWithAsync(string keyId, int format, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var filter = "not (" + TableClient.CreateQueryFilter($"KeyId eq {keyId} and TokenFormat eq {format}") + ")";
+        var pages = sessions.QueryAsync<SessionEntity>(filter, maxPerPage: pageSize, cancellationToken: cancellationToken).AsPages();
+        await using var enumerator = pages.GetAsyncEnumerator(cancellationToken);
+        while (true)
+        {
+            Page<SessionEntity> page;
+            try
+            {
+                if (!await enumerator.MoveNextAsync())
+                {
+                    yield break;
+                }
+
+                page = enumerator.Current;
+            }
+            catch (Exception ex) when (IsOutage(ex, cancellationToken))
+            {
+                throw Outage(ex);
+            }
+
+            foreach (var row in page.Values)
+            {
+                if (row.PartitionKey == row.RowKey && row.PartitionKey.Length > 0)
+                {
+                    yield return row;
+                }
+            }
+        }
+    }
+
     /// <summary>Reads nothing but proves the table answers with the configured identity (and that the tables exist).</summary>
     public async Task CheckAsync(CancellationToken cancellationToken)
     {

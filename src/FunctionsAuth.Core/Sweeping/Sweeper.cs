@@ -28,6 +28,7 @@ internal sealed class Sweeper : ISweeper
     private readonly RefreshCoordinator coordinator;
     private readonly OAuthClient oauth;
     private readonly TokenProtector protector;
+    private readonly ReEncryptionScan reEncryption;
     private readonly FunctionsAuthMetrics metrics;
     private readonly TimeProvider time;
     private readonly IOptions<FunctionsAuthOptions> options;
@@ -39,6 +40,7 @@ internal sealed class Sweeper : ISweeper
         RefreshCoordinator coordinator,
         OAuthClient oauth,
         TokenProtector protector,
+        ReEncryptionScan reEncryption,
         FunctionsAuthMetrics metrics,
         TimeProvider time,
         IOptions<FunctionsAuthOptions> options,
@@ -49,6 +51,7 @@ internal sealed class Sweeper : ISweeper
         this.coordinator = coordinator;
         this.oauth = oauth;
         this.protector = protector;
+        this.reEncryption = reEncryption;
         this.metrics = metrics;
         this.time = time;
         this.options = options;
@@ -94,6 +97,9 @@ internal sealed class Sweeper : ISweeper
             var triage = TriageAllAsync(run, now, parallel, dueSessions.Writer);
             var refresh = Parallel.ForEachAsync(dueSessions.Reader.ReadAllAsync(stop.Token), parallel, (due, _) => new ValueTask(RefreshOneAsync(run, due, stop.Token)));
             await Task.WhenAll(triage, refresh);
+
+            // Rows the index does not hold (failing ones) or passed without due work are re-encrypted by a table scan.
+            await reEncryption.RunIfDueAsync(run, stop.Token);
             result = SweepSummary.Completed;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -291,7 +297,7 @@ internal sealed class Sweeper : ISweeper
     /// <summary>Rewrites both tokens under the newest key, conditionally: a refresh meanwhile wins (and wrote under the newest key itself).</summary>
     private async Task ReEncryptIfNeededAsync(SweepRun run, SessionEntity session, DateTimeOffset now, CancellationToken stop)
     {
-        if (session.RefreshToken is null || session.KeyId == run.CurrentKeyId || session.IsLeased(now))
+        if (session.RefreshToken is null || SessionCrypto.IsCurrent(session, run.CurrentKeyId) || session.IsLeased(now))
         {
             return;
         }
