@@ -33,6 +33,12 @@ public static class FunctionsAuthServiceCollectionExtensions
                 // The timer reads flat app settings (the Functions host resolves %SweeperSchedule%); validate those.
                 options.Sweeper.Schedule = SweeperOptions.ResolveSchedule(configuration);
                 options.Sweeper.TimerDisabled = SweeperOptions.IsTimerDisabled(configuration);
+
+                // X-MS-CLIENT-PRINCIPAL is evidence only where the platform sets it (App Service Authentication strips
+                // copies sent by clients) or where the local host was told to pass it on; nowhere else.
+                options.Callers.ClientPrincipalHeaderTrusted =
+                    string.Equals(configuration["WEBSITE_AUTH_ENABLED"], "true", StringComparison.OrdinalIgnoreCase)
+                    || string.Equals(configuration["LocalHost:TrustClientPrincipalHeader"], "true", StringComparison.OrdinalIgnoreCase);
             })
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FunctionsAuthOptions>, FunctionsAuthOptionsValidator>());
@@ -69,6 +75,7 @@ public static class FunctionsAuthServiceCollectionExtensions
         services.TryAddSingleton<RefreshCoordinator>();
         services.TryAddSingleton<SessionService>();
         services.TryAddSingleton<RegistrationLimiter>();
+        services.TryAddSingleton<FunctionsAuth.Callers.CallerResolver>();
         services.TryAddSingleton<IAuthApi, AuthApi>();
         services.TryAddSingleton<ReEncryptionScan>();
         services.TryAddSingleton<Sweeper>();
