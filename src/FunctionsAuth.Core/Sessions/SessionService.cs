@@ -122,8 +122,7 @@ internal sealed class SessionService(
     /// Deletes the session and revokes its refresh token at the provider (RFC 7009, best effort). Idempotent. A session
     /// of another caller is left alone, as an unknown one would be.
     /// </summary>
-    /// <param name="caller">Null only for FunctionsAuth's own clean-up of a session it just created.</param>
-    public async Task RevokeAsync(SessionKey key, CallerId? caller, CancellationToken cancellationToken)
+    public async Task RevokeAsync(SessionKey key, CallerId caller, CancellationToken cancellationToken)
     {
         for (var attempt = 0; attempt < 5; attempt++)
         {
@@ -133,9 +132,9 @@ internal sealed class SessionService(
                 return;
             }
 
-            if (caller is { } who && SessionOwnership.Decide(session, who, options.Value.Callers.UnownedSessions) == Ownership.Foreign)
+            if (SessionOwnership.Decide(session, caller, options.Value.Callers.UnownedSessions) == Ownership.Foreign)
             {
-                Callers.Log.ForeignSession(logger, key, who.Value);
+                Callers.Log.ForeignSession(logger, key, caller.Value);
                 return;
             }
 

@@ -5,7 +5,7 @@ namespace FunctionsAuth.Storage;
 
 /// <summary>
 /// One session: a partition of its own and one row, both keyed by the session key (SHA-256 of the handle). Tokens are
-/// AES-GCM ciphertexts bound to this row and field. Every update is conditional on <see cref="ETag"/>.
+/// AES-GCM ciphertexts bound to this row, field, provider and generation. Every update is conditional on <see cref="ETag"/>.
 /// </summary>
 /// <remarks>
 /// The row key repeats the partition key rather than being a constant: Azure does not care, but Azurite looks entities

@@ -337,15 +337,14 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     }
 
     /// <summary>
-    /// Session rows whose tokens are not under <paramref name="keyId"/> in <paramref name="format"/>, whatever their
-    /// status and whether or not the due index holds them (<c>failing</c> rows have no slot there). A scan of the whole
-    /// table on the service's side (no index covers it): the re-encryption scan runs it rarely. Rows written before the
-    /// format column existed lack it; <c>not (a and b)</c> returns them too, as a comparison with a missing property is false.
+    /// Every session row's key id and ciphertext format (nothing else is read), whatever its status and whether or not
+    /// the due index holds it (<c>failing</c> rows sit there only at their purge time). A scan of the whole table: the
+    /// re-encryption scan runs it rarely. Filtering happens here rather than in an OData filter because rows written
+    /// before the format column existed lack it, and how the service compares a missing property is not a contract.
     /// </summary>
-    public async IAsyncEnumerable<SessionEntity> QueryNotProtectedWithAsync(string keyId, int format, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<(SessionKey Key, string? KeyId, int? TokenFormat)> QueryProtectionAsync(int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var filter = "not (" + TableClient.CreateQueryFilter($"KeyId eq {keyId} and TokenFormat eq {format}") + ")";
-        var pages = sessions.QueryAsync<SessionEntity>(filter, maxPerPage: pageSize, cancellationToken: cancellationToken).AsPages();
+        var pages = sessions.QueryAsync<SessionEntity>(maxPerPage: pageSize, select: ["PartitionKey", "RowKey", nameof(SessionEntity.KeyId), nameof(SessionEntity.TokenFormat)], cancellationToken: cancellationToken).AsPages();
         await using var enumerator = pages.GetAsyncEnumerator(cancellationToken);
         while (true)
         {
@@ -368,7 +367,7 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
             {
                 if (row.PartitionKey == row.RowKey && row.PartitionKey.Length > 0)
                 {
-                    yield return row;
+                    yield return (new SessionKey(row.PartitionKey), row.KeyId, row.TokenFormat);
                 }
             }
         }

@@ -10,8 +10,8 @@ namespace FunctionsAuth.Sweeping;
 /// <summary>
 /// Rewrites every session row whose tokens are under an older key or an older ciphertext format, in the current ones:
 /// the rows the due index holds and those it does not (<c>failing</c> sessions, rows written while the index write
-/// failed). The sweeper runs it after its due-index pass; it queries the sessions table itself, so it costs a scan of
-/// the table and runs only when it may find work: on an instance's first run, after the encrypting key changed, and
+/// failed). The sweeper runs it after its due-index pass; it reads two columns of every row of the sessions table
+/// (one request per 1,000 rows) and a row only where there is work, so it runs only when it may find some: on an instance's first run, after the encrypting key changed, and
 /// otherwise every <see cref="Interval"/> (rows written meanwhile by an instance of an older version).
 /// </summary>
 internal sealed class ReEncryptionScan(
@@ -51,10 +51,18 @@ internal sealed class ReEncryptionScan(
 
         var failures = 0;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Value.Sweeper.Parallelism, CancellationToken = stop };
-        await Parallel.ForEachAsync(store.QueryNotProtectedWithAsync(currentKeyId, TokenProtector.CurrentFormat, Sweeper.PageSize, stop), parallel, async (session, token) =>
+        var rows = store.QueryProtectionAsync(Sweeper.PageSize, stop)
+            .Where(row => row.KeyId != currentKeyId || row.TokenFormat != TokenProtector.CurrentFormat);
+        await Parallel.ForEachAsync(rows, parallel, async (row, token) =>
         {
             try
             {
+                // The scan read two columns; the rewrite needs the whole row and its ETag.
+                if (await store.GetAsync(row.Key, token) is not { } session)
+                {
+                    return;
+                }
+
                 switch (await ReEncryptAsync(session, currentKeyId, token))
                 {
                     case ReEncryption.Rewritten:
@@ -68,7 +76,7 @@ internal sealed class ReEncryptionScan(
             catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
             {
                 Interlocked.Increment(ref failures);
-                Log.SessionFailed(logger, new SessionKey(session.PartitionKey), ex);
+                Log.SessionFailed(logger, row.Key, ex);
                 run.Error(ex);
             }
         });
