@@ -67,13 +67,16 @@ public sealed class CallerBindingTests : DemoProviderTestBase
     [Fact]
     public async Task LocalHost_NotToldToTrustIt_DropsAClientSuppliedPrincipalHeader()
     {
-        // Caller keys, and a client that also forges the header: it must not reach the API as evidence of anything.
-        await using var host = await StartAsync(CallerIdentitySource.CallerKeys, trustPrincipal: false);
+        // App settings copied from Azure (WEBSITE_AUTH_ENABLED included) onto the local host, which has no App Service
+        // Authentication in front: a client's own X-MS-CLIENT-PRINCIPAL must not make it any app it names.
+        Environment.Settings["WEBSITE_AUTH_ENABLED"] = "True";
+        await using var host = await StartAsync(CallerIdentitySource.AppServiceAuthentication, trustPrincipal: false);
         using var forger = Caller(host, principal: Principal(("azp", Shop)));
 
-        using var response = await RefreshAsync(forger, SessionHandle.Create());
+        using var response = await forger.PostAsJsonAsync("api/auth/sessions", new { provider = "demo", refresh_token = "x" });
 
         await Expect.ErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_client");
+        Assert.Equal(0, Server.Statistics.RefreshRequests);
     }
 
     [Fact]
