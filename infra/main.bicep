@@ -273,6 +273,9 @@ var appSettings = union(
     FunctionsAuth__Storage__SessionsTable: sessionsTable
     FunctionsAuth__Storage__DueIndexTable: dueIndexTable
     FunctionsAuth__Storage__QueueServiceUri: storage.outputs.queueEndpoint
+    // Sessions bound to the calling app's client id, from X-MS-CLIENT-PRINCIPAL (set by App Service Authentication,
+    // which removes copies sent by clients); without authentication, one caller (a first trial with one front end).
+    FunctionsAuth__Callers__Mode: entraAuthEnabled ? 'AppServiceAuthentication' : 'SingleCaller'
     SweeperSchedule: sweeperSchedule
     EventsQueueName: eventsQueueName
     // Without a webhook the function stays off, so events stay on the queue for the app to read.

@@ -35,6 +35,12 @@ public static class FunctionsAuthServiceCollectionExtensions
                 options.Sweeper.Schedule = SweeperOptions.ResolveSchedule(configuration);
                 options.Sweeper.TimerDisabled = SweeperOptions.IsTimerDisabled(configuration);
                 options.Events.QueueName = EventsOptions.ResolveQueueName(configuration);
+
+                // X-MS-CLIENT-PRINCIPAL is evidence only where the platform sets it (App Service Authentication strips
+                // copies sent by clients) or where the local host was told to pass it on; nowhere else.
+                options.Callers.ClientPrincipalHeaderTrusted =
+                    string.Equals(configuration["WEBSITE_AUTH_ENABLED"], "true", StringComparison.OrdinalIgnoreCase)
+                    || string.Equals(configuration["LocalHost:TrustClientPrincipalHeader"], "true", StringComparison.OrdinalIgnoreCase);
             })
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FunctionsAuthOptions>, FunctionsAuthOptionsValidator>());
@@ -71,7 +77,9 @@ public static class FunctionsAuthServiceCollectionExtensions
         services.TryAddSingleton<RefreshCoordinator>();
         services.TryAddSingleton<SessionService>();
         services.TryAddSingleton<RegistrationLimiter>();
+        services.TryAddSingleton<FunctionsAuth.Callers.CallerResolver>();
         services.TryAddSingleton<IAuthApi, AuthApi>();
+        services.TryAddSingleton<ReEncryptionScan>();
         services.TryAddSingleton<Sweeper>();
         services.TryAddSingleton<ISweeper>(static sp => sp.GetRequiredService<Sweeper>());
 

@@ -1,4 +1,5 @@
 using FunctionsAuth.Api;
+using FunctionsAuth.Callers;
 using FunctionsAuth.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -6,7 +7,11 @@ using Microsoft.Azure.Functions.Worker;
 
 namespace FunctionsAuth.Functions;
 
-/// <summary>The HTTP contract's endpoints: each hands the body to <see cref="IAuthApi"/> and writes its answer.</summary>
+/// <summary>
+/// The HTTP contract's endpoints: each hands the body and the caller's credentials to <see cref="IAuthApi"/> and writes
+/// its answer. On Azure, App Service Authentication (when on) validated the caller's token before the call and set
+/// <c>X-MS-CLIENT-PRINCIPAL</c>, removing any copy the client sent.
+/// </summary>
 public sealed class AuthFunctions(IAuthApi api)
 {
     [Function("CreateSession")]
@@ -15,7 +20,7 @@ public sealed class AuthFunctions(IAuthApi api)
         CancellationToken cancellationToken)
     {
         using var activity = FunctionsAuthTracing.StartApiCall("sessions");
-        var result = await api.CreateSessionAsync(request.Body, cancellationToken);
+        var result = await api.CreateSessionAsync(request.Body, CallerCredentials.From(request.Headers), cancellationToken);
         FunctionsAuthTracing.RecordStatus(activity, result.Status);
         return new ApiActionResult(result);
     }
@@ -26,7 +31,7 @@ public sealed class AuthFunctions(IAuthApi api)
         CancellationToken cancellationToken)
     {
         using var activity = FunctionsAuthTracing.StartApiCall("refresh");
-        var result = await api.RefreshAsync(request.Body, cancellationToken);
+        var result = await api.RefreshAsync(request.Body, CallerCredentials.From(request.Headers), cancellationToken);
         FunctionsAuthTracing.RecordStatus(activity, result.Status);
         return new ApiActionResult(result);
     }
@@ -37,7 +42,7 @@ public sealed class AuthFunctions(IAuthApi api)
         CancellationToken cancellationToken)
     {
         using var activity = FunctionsAuthTracing.StartApiCall("revoke");
-        var result = await api.RevokeAsync(request.Body, cancellationToken);
+        var result = await api.RevokeAsync(request.Body, CallerCredentials.From(request.Headers), cancellationToken);
         FunctionsAuthTracing.RecordStatus(activity, result.Status);
         return new ApiActionResult(result);
     }

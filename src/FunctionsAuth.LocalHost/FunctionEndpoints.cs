@@ -14,12 +14,20 @@ internal static class FunctionEndpoints
     /// <summary>The Functions host's default route prefix (host.json <c>extensions.http.routePrefix</c>).</summary>
     public const string RoutePrefix = "api";
 
+    /// <summary>
+    /// Off by default: the local host then removes <c>X-MS-CLIENT-PRINCIPAL*</c> headers, as App Service Authentication
+    /// removes copies sent by clients, so no client can claim to be another app. On, it passes them on: for tests
+    /// (and a reverse proxy that authenticates callers) standing in for App Service Authentication.
+    /// </summary>
+    public const string TrustClientPrincipalSetting = "LocalHost:TrustClientPrincipalHeader";
+
     private static readonly byte[] UnauthorizedBody =
         """{"error":"invalid_client","error_description":"Missing or invalid function key (x-functions-key header or code query parameter)."}"""u8.ToArray();
 
     public static void MapFunctions(this WebApplication app, FunctionCatalog catalog)
     {
         var keys = app.Services.GetRequiredService<FunctionKeys>();
+        var trustClientPrincipal = string.Equals(app.Configuration[TrustClientPrincipalSetting], "true", StringComparison.OrdinalIgnoreCase);
         foreach (var function in catalog.Http)
         {
             if (IsDisabled(app.Configuration, function.Name))
@@ -27,7 +35,7 @@ internal static class FunctionEndpoints
                 continue;
             }
 
-            app.MapMethods($"/{RoutePrefix}/{function.Route}", function.Methods, context => InvokeAsync(function, keys, context))
+            app.MapMethods($"/{RoutePrefix}/{function.Route}", function.Methods, context => InvokeAsync(function, keys, trustClientPrincipal, context))
                 .WithName(function.Name);
         }
     }
@@ -36,8 +44,16 @@ internal static class FunctionEndpoints
     public static bool IsDisabled(IConfiguration configuration, string functionName) =>
         bool.TryParse(configuration[$"AzureWebJobs.{functionName}.Disabled"], out var disabled) && disabled;
 
-    private static async Task InvokeAsync(HttpFunction function, FunctionKeys keys, HttpContext context)
+    private static async Task InvokeAsync(HttpFunction function, FunctionKeys keys, bool trustClientPrincipal, HttpContext context)
     {
+        if (!trustClientPrincipal)
+        {
+            foreach (var header in context.Request.Headers.Keys.Where(h => h.StartsWith("X-MS-CLIENT-PRINCIPAL", StringComparison.OrdinalIgnoreCase)).ToList())
+            {
+                context.Request.Headers.Remove(header);
+            }
+        }
+
         if (function.Level != Microsoft.Azure.Functions.Worker.AuthorizationLevel.Anonymous && !keys.IsAuthorized(context.Request))
         {
             context.Response.StatusCode = StatusCodes.Status401Unauthorized;

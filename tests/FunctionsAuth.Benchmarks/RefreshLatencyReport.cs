@@ -66,7 +66,7 @@ internal static class RefreshLatencyReport
         clock.Advance(TimeSpan.FromHours(2));
         var ours = await Task.WhenAll(handles.Select(handle => TimeAsync(async () =>
         {
-            var result = await api.RefreshAsync(Body($$"""{"session":"{{handle}}","min_ttl":60}"""), CancellationToken.None);
+            var result = await api.RefreshAsync(Body($$"""{"session":"{{handle}}","min_ttl":60}"""), FunctionsAuth.Callers.CallerCredentials.None, CancellationToken.None);
             if (result.Status != 200 || !Encoding.UTF8.GetString(result.Body!).Contains("\"refreshed\":true", StringComparison.Ordinal))
             {
                 throw new InvalidOperationException($"/refresh answered {result.Status} without a refresh: the measurement would be wrong.");
@@ -94,7 +94,7 @@ internal static class RefreshLatencyReport
     private static async Task<string> RegisterAsync(IAuthApi api, AdvancingClock clock)
     {
         var expired = clock.GetUtcNow().AddMinutes(-1).ToUnixTimeSeconds();
-        var result = await api.CreateSessionAsync(Body($$"""{"provider":"{{SweeperRig.ProviderName}}","refresh_token":"seed-{{Guid.NewGuid():N}}","access_token":"seed","expires_at":{{expired}}}"""), CancellationToken.None);
+        var result = await api.CreateSessionAsync(Body($$"""{"provider":"{{SweeperRig.ProviderName}}","refresh_token":"seed-{{Guid.NewGuid():N}}","access_token":"seed","expires_at":{{expired}}}"""), FunctionsAuth.Callers.CallerCredentials.None, CancellationToken.None);
         if (result.Status != 201)
         {
             throw new InvalidOperationException($"Registration answered {result.Status}.");

@@ -16,6 +16,14 @@ public sealed class EntraAuthTests(InfraFixture infra)
         Assert.Null(AuthSettings(infra.FirstTrial));
     }
 
+    [Fact]
+    public void CallerBinding_FollowsEntraAuth_ClientIdOfTheCallingAppWhenOn_OneCallerWhenOff()
+    {
+        Assert.Equal("AppServiceAuthentication", infra.Example.AppSettings["FunctionsAuth__Callers__Mode"]);
+        Assert.Equal("AppServiceAuthentication", infra.WithOptionalFeatures.AppSettings["FunctionsAuth__Callers__Mode"]);
+        Assert.Equal("SingleCaller", infra.FirstTrial.AppSettings["FunctionsAuth__Callers__Mode"]);
+    }
+
     [Theory]
     [InlineData("no-allowed-clients", "entraAuthAllowedClientApplications is empty")]
     [InlineData("no-api-client-id", "entraAuthClientId is empty")]

@@ -18,6 +18,11 @@ export interface ClientOptions {
   baseUrl: string | URL;
   /** The function key, sent in the `x-functions-key` header only (never in the URL, where logs would keep it). */
   functionKey: string;
+  /**
+   * This front end's caller key, when FunctionsAuth tells callers apart by key (`FunctionsAuth:Callers:Mode` =
+   * `CallerKeys`): sent in `x-functionsauth-caller-key`. Sessions are bound to the caller that created them.
+   */
+  callerKey?: string;
   /** A fetch implementation (default: the global one). */
   fetch?: typeof fetch;
   /** Time-out of each HTTP attempt in milliseconds (default 10000). */
@@ -124,6 +129,7 @@ export function createClient(options: ClientOptions): FunctionsAuthClient {
           "content-type": "application/json; charset=utf-8",
           accept: "application/json",
           "x-functions-key": options.functionKey,
+          ...(options.callerKey ? { "x-functionsauth-caller-key": options.callerKey } : {}),
         },
         body: JSON.stringify(body),
         signal: combined,

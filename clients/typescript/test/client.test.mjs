@@ -139,6 +139,17 @@ test("a success maps the wire names; the key goes in x-functions-key only, never
   assert.deepEqual(call.body, { session: theHandle, min_ttl: 120 });
 });
 
+test("a caller key, when given, goes in x-functionsauth-caller-key on every call; none is sent otherwise", async () => {
+  const fetch = fakeFetch({ status: 204 }, { status: 204 });
+
+  await createClient({ baseUrl: "http://127.0.0.1:7071", functionKey: theKey, callerKey: "shop-caller-key-0123456789abcdefghij", fetch }).revokeSession(theHandle);
+  await createClient({ baseUrl: "http://127.0.0.1:7071", functionKey: theKey, fetch }).revokeSession(theHandle);
+
+  assert.equal(fetch.calls[0].init.headers["x-functionsauth-caller-key"], "shop-caller-key-0123456789abcdefghij");
+  assert.ok(!fetch.calls[0].url.includes("shop-caller-key"));
+  assert.ok(!("x-functionsauth-caller-key" in fetch.calls[1].init.headers));
+});
+
 test("baseUrl with a path prefix keeps it", async () => {
   const fetch = fakeFetch({ status: 204 });
 

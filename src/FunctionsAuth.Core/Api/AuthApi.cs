@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using FunctionsAuth.Callers;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
 using FunctionsAuth.OAuth;
@@ -28,57 +29,57 @@ internal sealed class AuthApi : IAuthApi
     private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(5);
 
     private readonly SessionService sessions;
-    private readonly RefreshCoordinator coordinator;
     private readonly OAuthClient oauth;
     private readonly ProviderRegistry providers;
     private readonly SessionStore store;
     private readonly TokenProtector protector;
     private readonly FunctionsAuthMetrics metrics;
     private readonly RegistrationLimiter registrationLimiter;
+    private readonly CallerResolver callers;
     private readonly TimeProvider time;
     private readonly IOptions<FunctionsAuthOptions> options;
     private readonly ILogger<AuthApi> logger;
 
     public AuthApi(
         SessionService sessions,
-        RefreshCoordinator coordinator,
         OAuthClient oauth,
         ProviderRegistry providers,
         SessionStore store,
         TokenProtector protector,
         FunctionsAuthMetrics metrics,
         RegistrationLimiter registrationLimiter,
+        CallerResolver callers,
         TimeProvider time,
         IOptions<FunctionsAuthOptions> options,
         ILogger<AuthApi> logger)
     {
         this.sessions = sessions;
-        this.coordinator = coordinator;
         this.oauth = oauth;
         this.providers = providers;
         this.store = store;
         this.protector = protector;
         this.metrics = metrics;
         this.registrationLimiter = registrationLimiter;
+        this.callers = callers;
         this.time = time;
         this.options = options;
         this.logger = logger;
     }
 
-    public Task<ApiResult> CreateSessionAsync(Stream body, CancellationToken cancellationToken) =>
-        HandleAsync(body, ApiJsonContext.Default.CreateSessionRequest, CreateSessionCoreAsync, "sessions", cancellationToken);
+    public Task<ApiResult> CreateSessionAsync(Stream body, CallerCredentials caller, CancellationToken cancellationToken) =>
+        HandleAsync(body, caller, ApiJsonContext.Default.CreateSessionRequest, CreateSessionCoreAsync, "sessions", cancellationToken);
 
-    public async Task<ApiResult> RefreshAsync(Stream body, CancellationToken cancellationToken)
+    public async Task<ApiResult> RefreshAsync(Stream body, CallerCredentials caller, CancellationToken cancellationToken)
     {
-        var result = await HandleAsync(body, ApiJsonContext.Default.RefreshRequest, RefreshCoreAsync, "refresh", cancellationToken);
+        var result = await HandleAsync(body, caller, ApiJsonContext.Default.RefreshRequest, RefreshCoreAsync, "refresh", cancellationToken);
 
         // Every answer is counted, bad input and bugs included: an error by its contract code, a token by where it came from.
         metrics.RefreshRequest(result.Outcome ?? result.ErrorCode ?? "unknown");
         return result;
     }
 
-    public Task<ApiResult> RevokeAsync(Stream body, CancellationToken cancellationToken) =>
-        HandleAsync(body, ApiJsonContext.Default.RevokeRequest, RevokeCoreAsync, "revoke", cancellationToken);
+    public Task<ApiResult> RevokeAsync(Stream body, CallerCredentials caller, CancellationToken cancellationToken) =>
+        HandleAsync(body, caller, ApiJsonContext.Default.RevokeRequest, RevokeCoreAsync, "revoke", cancellationToken);
 
     public async Task<ApiResult> HealthAsync(CancellationToken cancellationToken)
     {
@@ -106,7 +107,7 @@ internal sealed class AuthApi : IAuthApi
         }
     }
 
-    private async Task<ApiResult> CreateSessionCoreAsync(CreateSessionRequest request, CancellationToken cancellationToken)
+    private async Task<ApiResult> CreateSessionCoreAsync(CreateSessionRequest request, CallerId caller, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(request.Provider))
         {
@@ -135,25 +136,25 @@ internal sealed class AuthApi : IAuthApi
             return InvalidRequest("The hand-over form is disabled on this deployment (FunctionsAuth:HandOver:Enabled): send 'code', 'code_verifier' and 'redirect_uri'.");
         }
 
-        // Checked before any provider call: a caller whose registrations keep being refused stops costing them.
-        var caller = RegistrationLimiter.AnyCaller;
-        if (registrationLimiter.IsLimited(caller, out var retryAfter))
+        // Checked before any provider call: a caller whose registrations keep being refused stops costing them, and
+        // holds back no other caller's registrations.
+        if (registrationLimiter.IsLimited(caller.Value, out var retryAfter))
         {
             return ApiResult.Error(StatusCodes.Status429TooManyRequests, "rate_limited", "Too many registrations were refused by the provider; retry after the delay given.", retryAfter);
         }
 
         var result = codeForm
-            ? await RedeemCodeAsync(request, request.Provider, cancellationToken)
-            : await HandOverAsync(request, request.Provider, cancellationToken);
+            ? await RedeemCodeAsync(request, request.Provider, caller, cancellationToken)
+            : await HandOverAsync(request, request.Provider, caller, cancellationToken);
         if (result.Status == StatusCodes.Status400BadRequest && result.ErrorCode == "invalid_grant")
         {
-            registrationLimiter.RecordFailure(caller);
+            registrationLimiter.RecordFailure(caller.Value);
         }
 
         return result;
     }
 
-    private async Task<ApiResult> RedeemCodeAsync(CreateSessionRequest request, string provider, CancellationToken cancellationToken)
+    private async Task<ApiResult> RedeemCodeAsync(CreateSessionRequest request, string provider, CallerId caller, CancellationToken cancellationToken)
     {
         if (request.Code is not { Length: > 0 and <= MaxTokenLength } code)
         {
@@ -195,7 +196,7 @@ internal sealed class AuthApi : IAuthApi
         CreateOutcome created;
         try
         {
-            created = await sessions.CreateAsync(provider, tokens, issuedNow: true, cancellationToken, request.Subject);
+            created = await sessions.CreateAsync(provider, tokens, issuedNow: true, caller, cancellationToken, request.Subject);
         }
         catch (StorageUnavailableException)
         {
@@ -207,7 +208,7 @@ internal sealed class AuthApi : IAuthApi
         return Created(created.Handle, created.Session, tokens.AccessToken, tokens.IdToken);
     }
 
-    private async Task<ApiResult> HandOverAsync(CreateSessionRequest request, string provider, CancellationToken cancellationToken)
+    private async Task<ApiResult> HandOverAsync(CreateSessionRequest request, string provider, CallerId caller, CancellationToken cancellationToken)
     {
         if (request.RefreshToken is not { Length: > 0 and <= MaxTokenLength } refreshToken)
         {
@@ -254,7 +255,7 @@ internal sealed class AuthApi : IAuthApi
                 {
                     case AccessTokenCheck.Vouched:
                         var handedOver = new TokenSet(accessToken, "Bearer", expiry - now, refreshToken, request.Scope, null);
-                        var stored = await sessions.CreateAsync(provider, handedOver, issuedNow: false, cancellationToken, request.Subject);
+                        var stored = await sessions.CreateAsync(provider, handedOver, issuedNow: false, caller, cancellationToken, request.Subject);
                         return Created(stored.Handle, stored.Session, accessToken, null);
                     case AccessTokenCheck.Refused:
                         return ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", "The provider did not accept the access token (forged, expired or revoked).");
@@ -266,29 +267,38 @@ internal sealed class AuthApi : IAuthApi
             }
         }
 
-        var tokens = new TokenSet("", "Bearer", null, refreshToken, request.Scope, null);
-        var created = await sessions.CreateAsync(provider, tokens, issuedNow: false, cancellationToken, request.Subject);
-        var demand = RefreshDemand.ValidFor(TimeSpan.Zero, recordActivity: false, announces: false);
-
-        // No usable access token was handed over: get one now, so the caller leaves with a working token.
-        var outcome = await coordinator.EnsureCurrentAsync(created.Key, demand, cancellationToken, lastRead: created.Session);
-        if (outcome is { Status: RefreshStatus.Refreshed or RefreshStatus.Current, Session: { } session, AccessToken: { } fresh })
+        // No usable access token was handed over: one refresh, before anything is stored, so a refused hand-over
+        // writes nothing and the caller leaves with a working token. Not cancellable once sent: a rotated successor
+        // must not be dropped halfway.
+        var result = await oauth.RefreshAsync(provider, refreshToken, CancellationToken.None);
+        if (result.Tokens is not { } tokens)
         {
-            return Created(created.Handle, session, fresh, outcome.IdToken);
+            return result.Failure switch
+            {
+                TokenFailureKind.InvalidGrant => ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", "The provider refused the refresh token."),
+                TokenFailureKind.Unavailable or TokenFailureKind.OutcomeUnknown => Unavailable(result.Error, result.RetryAfter),
+                _ => ProviderError(result.Error),
+            };
         }
 
-        await sessions.RevokeAsync(created.Key, CancellationToken.None, announce: false);
-        return outcome.Status switch
+        // RFC 6749 §6: no new refresh token in the answer means the handed-over one stays valid.
+        var refreshed = tokens with { RefreshToken = tokens.RefreshToken ?? refreshToken, Scope = tokens.Scope ?? request.Scope };
+        CreateOutcome created;
+        try
         {
-            RefreshStatus.ReauthRequired => ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_grant", "The provider refused the refresh token."),
-            RefreshStatus.ProviderError => ProviderError(outcome.Error),
-            RefreshStatus.TemporarilyUnavailable => TemporarilyUnavailable(outcome.RetryAfter),
-            RefreshStatus.RateLimited => RateLimited(outcome.RetryAfter),
-            _ => ProviderUnavailable(outcome.RetryAfter),
-        };
+            created = await sessions.CreateAsync(provider, refreshed, issuedNow: true, caller, cancellationToken, request.Subject);
+        }
+        catch (StorageUnavailableException) when (tokens.RefreshToken is not null)
+        {
+            // The provider rotated the token and nobody will ever hold the successor: end the grant rather than leave it alive.
+            await oauth.RevokeAsync(provider, tokens.RefreshToken, "refresh_token", CancellationToken.None);
+            throw;
+        }
+
+        return Created(created.Handle, created.Session, tokens.AccessToken, tokens.IdToken);
     }
 
-    private async Task<ApiResult> RefreshCoreAsync(RefreshRequest request, CancellationToken cancellationToken)
+    private async Task<ApiResult> RefreshCoreAsync(RefreshRequest request, CallerId caller, CancellationToken cancellationToken)
     {
         if (!SessionHandle.TryGetKey(request.Session, out var key))
         {
@@ -301,7 +311,7 @@ internal sealed class AuthApi : IAuthApi
         }
 
         var minTtl = request.MinTtl is { } seconds ? TimeSpan.FromSeconds(seconds) : options.Value.DefaultMinTtl;
-        var outcome = await sessions.GetAccessTokenAsync(key, minTtl, cancellationToken);
+        var outcome = await sessions.GetAccessTokenAsync(key, minTtl, caller, cancellationToken);
         var result = outcome switch
         {
             { Status: RefreshStatus.Current or RefreshStatus.Refreshed, Session: { } session, AccessToken: { } accessToken } =>
@@ -325,21 +335,23 @@ internal sealed class AuthApi : IAuthApi
         return result;
     }
 
-    private async Task<ApiResult> RevokeCoreAsync(RevokeRequest request, CancellationToken cancellationToken)
+    private async Task<ApiResult> RevokeCoreAsync(RevokeRequest request, CallerId caller, CancellationToken cancellationToken)
     {
         if (!SessionHandle.TryGetKey(request.Session, out var key))
         {
             return InvalidRequest("'session' must be a session handle (43 base64url characters).");
         }
 
-        await sessions.RevokeAsync(key, cancellationToken);
+        // Another caller's session is left alone and answered 204, as an unknown handle is: nothing tells the two apart.
+        await sessions.RevokeAsync(key, caller, cancellationToken);
         return ApiResult.NoContent();
     }
 
     private async Task<ApiResult> HandleAsync<TRequest>(
         Stream body,
+        CallerCredentials credentials,
         JsonTypeInfo<TRequest> typeInfo,
-        Func<TRequest, CancellationToken, Task<ApiResult>> handler,
+        Func<TRequest, CallerId, CancellationToken, Task<ApiResult>> handler,
         string operation,
         CancellationToken cancellationToken)
         where TRequest : class
@@ -348,6 +360,11 @@ internal sealed class AuthApi : IAuthApi
         var length = 0;
         try
         {
+            if (await callers.ResolveAsync(credentials, cancellationToken) is not { } caller)
+            {
+                return ApiResult.Error(StatusCodes.Status401Unauthorized, "invalid_client", "The caller could not be identified: send this front end's credential (see README, 'Callers').");
+            }
+
             try
             {
                 int read;
@@ -390,7 +407,7 @@ internal sealed class AuthApi : IAuthApi
                 return InvalidRequest("The request body must be a JSON object.");
             }
 
-            return await handler(request, cancellationToken);
+            return await handler(request, caller, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -5,20 +5,13 @@ using Microsoft.Extensions.Options;
 namespace FunctionsAuth.Api;
 
 /// <summary>
-/// Counts refused registrations per caller (a fixed window of <c>FunctionsAuth:Registration:FailureLimit</c> per
+/// Counts refused registrations per caller (keyed by its <see cref="Callers.CallerId"/>; a fixed window of <c>FunctionsAuth:Registration:FailureLimit</c> per
 /// <c>FailureWindow</c>); once a caller has spent its budget, its registrations answer <c>429</c> before any provider
 /// call. Only failures spend the budget, so a caller that registers real sessions is never limited by its successes.
 /// Per instance, like the circuit breaker: N instances allow up to N times the limit.
 /// </summary>
 internal sealed class RegistrationLimiter(IOptions<FunctionsAuthOptions> options) : IDisposable
 {
-    /// <summary>
-    /// The partition when the caller is not known. The isolated worker is not told which function key matched (the
-    /// Functions host checks keys before the call reaches us), so today every caller shares it: one front end sending
-    /// garbage can hold back registrations of the others for a window. Caller identities (issue 13, item 2) key it.
-    /// </summary>
-    public const string AnyCaller = "*";
-
     private readonly PartitionedRateLimiter<string> failures = PartitionedRateLimiter.Create<string, string>(caller =>
         RateLimitPartition.GetFixedWindowLimiter(caller, _ => new FixedWindowRateLimiterOptions
         {

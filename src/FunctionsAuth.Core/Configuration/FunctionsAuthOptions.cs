@@ -54,6 +54,9 @@ public sealed class FunctionsAuthOptions
     [ValidateObjectMembers]
     public EventsOptions Events { get; set; } = new();
 
+    /// <summary>How callers (front ends) are told apart; sessions are bound to the caller that created them.</summary>
+    public FunctionsAuth.Callers.CallerOptions Callers { get; set; } = new();
+
     /// <summary>OAuth providers by the name front ends send as <c>provider</c>.</summary>
     /// <remarks>
     /// Validated one provider at a time by the cross-field validator: on a dictionary, <c>[ValidateEnumeratedItems]</c>

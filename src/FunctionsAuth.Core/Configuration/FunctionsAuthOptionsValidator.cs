@@ -81,6 +81,8 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
             failures.Add($"FunctionsAuth:HandOver:MaxAccessTokenLifetime ({options.HandOver.MaxAccessTokenLifetime}) must be positive.");
         }
 
+        ValidateCallers(options.Callers, failures);
+
         if (options.Registration.FailureWindow <= TimeSpan.Zero)
         {
             failures.Add($"FunctionsAuth:Registration:FailureWindow ({options.Registration.FailureWindow}) must be positive.");
@@ -102,6 +104,29 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
     /// instead of failing every request. (A key in Key Vault is checked when the ring loads: the vault may be briefly
     /// unreachable at start, which must not stop the host.) The message names the setting, never the value.
     /// </summary>
+    private static void ValidateCallers(FunctionsAuth.Callers.CallerOptions callers, List<string> failures)
+    {
+        switch (callers.Mode)
+        {
+            case FunctionsAuth.Callers.CallerIdentitySource.AppServiceAuthentication when !callers.ClientPrincipalHeaderTrusted:
+                failures.Add("FunctionsAuth:Callers:Mode is AppServiceAuthentication, but App Service Authentication is not on (WEBSITE_AUTH_ENABLED is not True): X-MS-CLIENT-PRINCIPAL is only trusted where the platform sets it and strips copies sent by clients. Turn authentication on (infra/ does by default), or choose CallerKeys. The local host passes the header on only with LocalHost__TrustClientPrincipalHeader=true.");
+                break;
+            case FunctionsAuth.Callers.CallerIdentitySource.CallerKeys when callers.Keys.Count == 0:
+                failures.Add("FunctionsAuth:Callers:Mode is CallerKeys, but FunctionsAuth:Callers:Keys names no caller: add FunctionsAuth__Callers__Keys__<caller name>=<secret name> for each front end.");
+                break;
+            case FunctionsAuth.Callers.CallerIdentitySource.CallerKeys:
+                foreach (var (name, secretName) in callers.Keys)
+                {
+                    if (string.IsNullOrWhiteSpace(name) || name.Length > 64 || string.IsNullOrWhiteSpace(secretName))
+                    {
+                        failures.Add($"FunctionsAuth:Callers:Keys:{name} must name a caller (at most 64 characters) and the secret holding its key.");
+                    }
+                }
+
+                break;
+        }
+    }
+
     private static void ValidateConfiguredEncryptionKey(FunctionsAuthOptions options, List<string> failures)
     {
         if (string.IsNullOrEmpty(options.EncryptionKeySecretName))

@@ -16,6 +16,7 @@ public sealed class FunctionsAuthMetrics
 
     private readonly Histogram<double> leaseWaitDuration;
     private readonly Counter<long> keyRingLoads;
+    private readonly Gauge<double> encryptionKeyTimeToExpiry;
     private readonly Counter<long> providerRequests;
     private readonly Histogram<double> providerDuration;
     private readonly Counter<long> refreshRequests;
@@ -33,6 +34,7 @@ public sealed class FunctionsAuthMetrics
         var meter = meterFactory.Create(MeterName);
         leaseWaitDuration = meter.CreateHistogram<double>("functionsauth.refresh.lease_wait.duration", "s", "How long a refresh waited for another holder of the session's lease, by result (released, timed_out).", tags: null, advice: SecondsBuckets);
         keyRingLoads = meter.CreateCounter<long>("functionsauth.key_ring.loads", "{load}", "Loads of the token-encryption key ring, by result (loaded, unchanged, invalid_key, failed).");
+        encryptionKeyTimeToExpiry = meter.CreateGauge<double>("functionsauth.key_ring.encryption_key.time_to_expiry", "s", "Time until the exp of the token-encryption key in use, recorded at each ring load (none when the key has no exp; 0 when every key has expired and nothing can be encrypted).");
         providerRequests = meter.CreateCounter<long>("functionsauth.provider.requests", "{request}", "Requests sent to providers' token and revocation endpoints.");
         providerDuration = meter.CreateHistogram<double>("functionsauth.provider.request.duration", "s", "Duration of provider token requests.", tags: null, advice: SecondsBuckets);
         refreshRequests = meter.CreateCounter<long>("functionsauth.refresh.requests", "{request}", "Calls of /api/auth/refresh by outcome.");
@@ -92,6 +94,8 @@ public sealed class FunctionsAuthMetrics
         events.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("result", result));
 
     internal void WebhookDelivery(string result) => webhookDeliveries.Add(1, new KeyValuePair<string, object?>("result", result));
+
+    internal void EncryptionKeyTimeToExpiry(double seconds) => encryptionKeyTimeToExpiry.Record(Math.Max(0, seconds));
 
     internal void KeyRingLoad(string result) => keyRingLoads.Add(1, new KeyValuePair<string, object?>("result", result));
 }

@@ -15,7 +15,22 @@ internal sealed class KeyRing
 
     private KeyRing(ProtectionKey[] keys) => _keys = keys;
 
-    public ProtectionKey Current => _keys[0];
+    /// <summary>The newest key, whether or not it may still encrypt.</summary>
+    public ProtectionKey Newest => _keys[0];
+
+    /// <summary>The newest key whose <c>exp</c> has not passed: it encrypts. Null when every key has expired (they still decrypt).</summary>
+    public ProtectionKey? EncryptionKey(DateTimeOffset now)
+    {
+        foreach (var key in _keys)
+        {
+            if (key.EncryptsAt(now))
+            {
+                return key;
+            }
+        }
+
+        return null;
+    }
 
     public int Count => _keys.Length;
 
@@ -31,7 +46,7 @@ internal sealed class KeyRing
         {
             foreach (var version in versions)
             {
-                var key = ProtectionKey.FromBase64(secretName, version.Version, version.Value);
+                var key = ProtectionKey.FromBase64(secretName, version.Version, version.Value, version.ExpiresOn);
                 if (keys.Exists(k => k.Id == key.Id))
                 {
                     // The same key stored twice (re-imported under a new version): the newer entry already covers it.
@@ -76,7 +91,7 @@ internal sealed class KeyRing
 
         for (var i = 0; i < _keys.Length; i++)
         {
-            if (_keys[i].Id != other._keys[i].Id)
+            if (_keys[i].Id != other._keys[i].Id || _keys[i].ExpiresOn != other._keys[i].ExpiresOn)
             {
                 return false;
             }

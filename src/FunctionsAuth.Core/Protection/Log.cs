@@ -24,4 +24,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 1104, Level = LogLevel.Error,
         Message = "Version {SecretVersion} of secret {SecretName} ({SecretSource}) is not a token-encryption key: it must be base64 of exactly 32 bytes (AES-256, e.g. 'openssl rand -base64 32'); tokens cannot be encrypted or decrypted until it is fixed")]
     public static partial void InvalidKey(ILogger logger, string secretSource, string secretName, string secretVersion);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Warning,
+        Message = "Token-encryption key {KeyId} (version {SecretVersion} of secret {SecretName}) expires at {ExpiresOn}: add a new version before then. After its exp it only decrypts; with no unexpired version nothing can be encrypted")]
+    public static partial void EncryptionKeyExpiring(ILogger logger, string keyId, string secretVersion, string secretName, DateTimeOffset expiresOn);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Error,
+        Message = "Every version of secret {SecretName} ({SecretSource}) is past its exp (newest: key {KeyId}): existing tokens still decrypt, but nothing can be encrypted until a new version is added")]
+    public static partial void EveryKeyExpired(ILogger logger, string secretSource, string secretName, string keyId);
 }

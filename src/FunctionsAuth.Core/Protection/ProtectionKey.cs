@@ -15,10 +15,11 @@ internal sealed class ProtectionKey : IDisposable
     private readonly byte[] _key;
     private readonly AesGcm?[] _pool = new AesGcm?[Math.Min(Environment.ProcessorCount, 16)];
 
-    private ProtectionKey(byte[] key, string version)
+    private ProtectionKey(byte[] key, string version, DateTimeOffset? expiresOn)
     {
         _key = key;
         Version = version;
+        ExpiresOn = expiresOn;
         Id = ComputeId(key);
         IdText = FormatId(Id);
     }
@@ -31,8 +32,13 @@ internal sealed class ProtectionKey : IDisposable
     /// <summary>The secret version it came from (for messages; not secret).</summary>
     public string Version { get; }
 
+    /// <summary>The version's Key Vault <c>exp</c>: from then on the key only decrypts, it no longer encrypts.</summary>
+    public DateTimeOffset? ExpiresOn { get; }
+
+    public bool EncryptsAt(DateTimeOffset now) => ExpiresOn is not { } expires || expires > now;
+
     /// <summary>Decodes a version's value; rejects anything but base64 of exactly 32 bytes, naming the secret and version, never the value.</summary>
-    public static ProtectionKey FromBase64(string secretName, string version, string value)
+    public static ProtectionKey FromBase64(string secretName, string version, string value, DateTimeOffset? expiresOn = null)
     {
         var key = GC.AllocateUninitializedArray<byte>(KeySize, pinned: true);
         if (!Convert.TryFromBase64String(value, key, out var written) || written != KeySize)
@@ -41,7 +47,7 @@ internal sealed class ProtectionKey : IDisposable
             throw new InvalidProtectionKeyException(secretName, version);
         }
 
-        return new ProtectionKey(key, version);
+        return new ProtectionKey(key, version, expiresOn);
     }
 
     public static string FormatId(ulong id) => id.ToString("x16", CultureInfo.InvariantCulture);
@@ -56,7 +62,7 @@ internal sealed class ProtectionKey : IDisposable
             }
         }
 
-        return new AesGcm(_key, TokenProtector.TagSize);
+        return new AesGcm(_key, TokenCiphertext.TagSize);
     }
 
     public void Return(AesGcm aes)
@@ -71,6 +77,10 @@ internal sealed class ProtectionKey : IDisposable
 
         aes.Dispose();
     }
+
+    /// <summary>HKDF-SHA256 of this key with <paramref name="info"/> (no salt: the ring key is uniformly random already).</summary>
+    public void DeriveSubkey(ReadOnlySpan<byte> info, Span<byte> subkey) =>
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, _key, subkey, salt: default, info);
 
     /// <summary>Called by the ring once no operation can still be using this key.</summary>
     public void Dispose()

@@ -84,7 +84,7 @@ internal sealed class KeyVaultSecretSource : ISecretSource
             var versions = new SecretVersion[secrets.Length];
             for (var i = 0; i < secrets.Length; i++)
             {
-                versions[i] = new SecretVersion(usable[i].Version, secrets[i].Value.Value ?? "", usable[i].CreatedOn);
+                versions[i] = new SecretVersion(usable[i].Version, secrets[i].Value.Value ?? "", usable[i].CreatedOn, usable[i].ExpiresOn);
             }
 
             Log.SecretVersionsRead(_logger, name, versions.Length);
@@ -100,12 +100,12 @@ internal sealed class KeyVaultSecretSource : ISecretSource
         }
     }
 
-    // Expired and not-yet-valid versions are left out as well as disabled ones: Key Vault does not enforce
-    // nbf/exp on reads, so honouring them is up to us.
+    // Disabled and not-yet-valid versions are left out (Key Vault does not enforce nbf on reads, so honouring it is up
+    // to us). Expired ones stay, carrying their exp: for the encryption key an exp ends encrypting, not decrypting, or
+    // every session under that key would turn invalid at once (the ring decides; see KeyRing.EncryptionKey).
     private static bool IsUsable(SecretProperties properties, DateTimeOffset now) =>
         properties.Enabled == true
-        && (properties.NotBefore is null || properties.NotBefore <= now)
-        && (properties.ExpiresOn is null || properties.ExpiresOn > now);
+        && (properties.NotBefore is null || properties.NotBefore <= now);
 
     private static int NewestFirst(SecretProperties x, SecretProperties y)
     {

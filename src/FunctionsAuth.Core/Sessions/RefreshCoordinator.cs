@@ -267,6 +267,9 @@ internal sealed class RefreshCoordinator(
     {
         var updated = leased.Clone();
 
+        // Before the tokens are encrypted: their ciphertexts are bound to the generation they are written in.
+        updated.Generation = leased.Generation + 1;
+
         // RFC 6749 §6: no new refresh token in the answer means the old one stays valid.
         await crypto.WriteTokensAsync(updated, tokens.AccessToken, tokens.RefreshToken ?? oldRefreshToken, CancellationToken.None);
         updated.TokenType = tokens.TokenType;
@@ -274,7 +277,6 @@ internal sealed class RefreshCoordinator(
         updated.AccessTokenIssuedAt = now;
 
         updated.AccessTokenExpiresAt = now + (tokens.ExpiresIn ?? DefaultAccessTokenLifetime);
-        updated.Generation = leased.Generation + 1;
         updated.Status = SessionStatus.Active;
         updated.LastRefreshedAt = now;
         updated.LeaseId = null;

@@ -1,3 +1,4 @@
+using FunctionsAuth.Callers;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Events;
 using FunctionsAuth.OAuth;
@@ -25,8 +26,9 @@ internal sealed class SessionService(
     /// Registers a session from tokens just issued (code redemption, <paramref name="issuedNow"/>) or handed over by
     /// the front end (issue time unknown).
     /// </summary>
+    /// <param name="owner">The caller registering it: only it may use the session's handle afterwards.</param>
     /// <param name="subject">The app's id for the user, already validated; stored for events.</param>
-    public async Task<CreateOutcome> CreateAsync(string provider, TokenSet tokens, bool issuedNow, CancellationToken cancellationToken, string? subject = null)
+    public async Task<CreateOutcome> CreateAsync(string provider, TokenSet tokens, bool issuedNow, CallerId owner, CancellationToken cancellationToken, string? subject = null)
     {
         if (tokens.RefreshToken is not { Length: > 0 } refreshToken)
         {
@@ -44,6 +46,7 @@ internal sealed class SessionService(
                 RowKey = key.Value,
                 Provider = provider,
                 Subject = subject,
+                Owner = owner.Value,
                 Status = SessionStatus.Active,
                 StatusChangedAt = now,
                 TokenType = tokens.TokenType,
@@ -79,10 +82,13 @@ internal sealed class SessionService(
         throw new InvalidOperationException("Could not allocate a unique session handle.");
     }
 
-    /// <summary>A current access token for <paramref name="key"/>, refreshing (single-flight) only when needed.</summary>
-    public async Task<RefreshOutcome> GetAccessTokenAsync(SessionKey key, TimeSpan minTtl, CancellationToken cancellationToken)
+    /// <summary>
+    /// A current access token for <paramref name="key"/>, refreshing (single-flight) only when needed. A session of
+    /// another caller is answered like an unknown one, after the same single read.
+    /// </summary>
+    public async Task<RefreshOutcome> GetAccessTokenAsync(SessionKey key, TimeSpan minTtl, CallerId caller, CancellationToken cancellationToken)
     {
-        var session = await store.GetAsync(key, cancellationToken);
+        var session = await OwnedByAsync(key, await store.GetAsync(key, cancellationToken), caller);
         var now = time.GetUtcNow();
         var demand = RefreshDemand.ValidFor(minTtl);
         var action = RefreshRules.Decide(session, demand, now);
@@ -117,15 +123,23 @@ internal sealed class SessionService(
         return outcome;
     }
 
-    /// <summary>Deletes the session and revokes its refresh token at the provider (RFC 7009, best effort). Idempotent.</summary>
-    /// <param name="announce">Emit the revoked event (not when a registration that never answered 201 is undone).</param>
-    public async Task RevokeAsync(SessionKey key, CancellationToken cancellationToken, bool announce = true)
+    /// <summary>
+    /// Deletes the session and revokes its refresh token at the provider (RFC 7009, best effort). Idempotent. A session
+    /// of another caller is left alone, as an unknown one would be.
+    /// </summary>
+    public async Task RevokeAsync(SessionKey key, CallerId caller, CancellationToken cancellationToken)
     {
         for (var attempt = 0; attempt < 5; attempt++)
         {
             var session = await store.GetAsync(key, cancellationToken);
             if (session is null)
             {
+                return;
+            }
+
+            if (SessionOwnership.Decide(session, caller, options.Value.Callers.UnownedSessions) == Ownership.Foreign)
+            {
+                Callers.Log.ForeignSession(logger, key, caller.Value);
                 return;
             }
 
@@ -147,10 +161,7 @@ internal sealed class SessionService(
             }
 
             Log.SessionRevoked(logger, key, session.Provider);
-            if (announce)
-            {
-                events.Emit(SessionEvent.For(SessionEventKinds.Revoked, session, time.GetUtcNow()));
-            }
+            events.Emit(SessionEvent.For(SessionEventKinds.Revoked, session, time.GetUtcNow()));
 
             if (session.RefreshToken is not null)
             {
@@ -173,6 +184,44 @@ internal sealed class SessionService(
         }
 
         throw new InvalidOperationException("The session kept changing while it was being revoked.");
+    }
+
+    /// <summary>
+    /// The row if <paramref name="caller"/> may use it, else null (as if it did not exist). A row with no owner (written
+    /// before sessions were bound to their caller) is adopted by its first caller when the policy allows it: recorded
+    /// with a conditional write, never while a refresh holds the lease (its write must not meet a changed ETag).
+    /// </summary>
+    private async Task<SessionEntity?> OwnedByAsync(SessionKey key, SessionEntity? session, CallerId caller)
+    {
+        for (var attempt = 0; session is not null && attempt < MaxInsertAttempts; attempt++)
+        {
+            switch (SessionOwnership.Decide(session, caller, options.Value.Callers.UnownedSessions))
+            {
+                case Ownership.Owner:
+                    return session;
+                case Ownership.Foreign:
+                    Callers.Log.ForeignSession(logger, key, caller.Value);
+                    return null;
+            }
+
+            if (session.IsLeased(time.GetUtcNow()))
+            {
+                return session;
+            }
+
+            var adopted = session.Clone();
+            adopted.Owner = caller.Value;
+            if (await coordinator.SaveAsync(session, adopted) == UpdateResult.Updated)
+            {
+                Callers.Log.SessionAdopted(logger, key, caller.Value);
+                return adopted;
+            }
+
+            // Changed meanwhile (refreshed, or adopted by another caller): decide again on what it is now.
+            session = await store.GetAsync(key, CancellationToken.None);
+        }
+
+        return null;
     }
 
     /// <summary>

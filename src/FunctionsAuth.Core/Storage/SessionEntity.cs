@@ -5,7 +5,7 @@ namespace FunctionsAuth.Storage;
 
 /// <summary>
 /// One session: a partition of its own and one row, both keyed by the session key (SHA-256 of the handle). Tokens are
-/// AES-GCM ciphertexts bound to this row and field. Every update is conditional on <see cref="ETag"/>.
+/// AES-GCM ciphertexts bound to this row, field, provider and generation. Every update is conditional on <see cref="ETag"/>.
 /// </summary>
 /// <remarks>
 /// The row key repeats the partition key rather than being a constant: Azure does not care, but Azurite looks entities
@@ -34,6 +34,15 @@ internal sealed class SessionEntity : ITableEntity
 
     /// <summary>Id of the encryption key the token fields are under (the sweeper re-encrypts old ones).</summary>
     public string? KeyId { get; set; }
+
+    /// <summary>Ciphertext format of the token fields (null on rows written before format 2: the sweeper re-encrypts them).</summary>
+    public int? TokenFormat { get; set; }
+
+    /// <summary>
+    /// The caller that created the session (<c>app:&lt;client id&gt;</c>, <c>key:&lt;name&gt;</c> or <c>default</c>): only it may
+    /// refresh or revoke the session. Null on rows written before sessions were bound to their caller.
+    /// </summary>
+    public string? Owner { get; set; }
 
     /// <summary>Incremented by every successful refresh: tells "my write landed" from "someone else's did".</summary>
     public long Generation { get; set; }

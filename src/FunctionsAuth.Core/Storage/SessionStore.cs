@@ -336,6 +336,43 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         }
     }
 
+    /// <summary>
+    /// Every session row's key id and ciphertext format (nothing else is read), whatever its status and whether or not
+    /// the due index holds it (<c>failing</c> rows sit there only at their purge time). A scan of the whole table: the
+    /// re-encryption scan runs it rarely. Filtering happens here rather than in an OData filter because rows written
+    /// before the format column existed lack it, and how the service compares a missing property is not a contract.
+    /// </summary>
+    public async IAsyncEnumerable<(SessionKey Key, string? KeyId, int? TokenFormat)> QueryProtectionAsync(int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var pages = sessions.QueryAsync<SessionEntity>(maxPerPage: pageSize, select: ["PartitionKey", "RowKey", nameof(SessionEntity.KeyId), nameof(SessionEntity.TokenFormat)], cancellationToken: cancellationToken).AsPages();
+        await using var enumerator = pages.GetAsyncEnumerator(cancellationToken);
+        while (true)
+        {
+            Page<SessionEntity> page;
+            try
+            {
+                if (!await enumerator.MoveNextAsync())
+                {
+                    yield break;
+                }
+
+                page = enumerator.Current;
+            }
+            catch (Exception ex) when (IsOutage(ex, cancellationToken))
+            {
+                throw Outage(ex);
+            }
+
+            foreach (var row in page.Values)
+            {
+                if (row.PartitionKey == row.RowKey && row.PartitionKey.Length > 0)
+                {
+                    yield return (new SessionKey(row.PartitionKey), row.KeyId, row.TokenFormat);
+                }
+            }
+        }
+    }
+
     /// <summary>Reads nothing but proves the table answers with the configured identity (and that the tables exist).</summary>
     public async Task CheckAsync(CancellationToken cancellationToken)
     {

@@ -30,6 +30,7 @@ internal sealed class Sweeper : ISweeper
     private readonly OAuthClient oauth;
     private readonly TokenProtector protector;
     private readonly ISessionEvents events;
+    private readonly ReEncryptionScan reEncryption;
     private readonly FunctionsAuthMetrics metrics;
     private readonly TimeProvider time;
     private readonly IOptions<FunctionsAuthOptions> options;
@@ -42,6 +43,7 @@ internal sealed class Sweeper : ISweeper
         OAuthClient oauth,
         TokenProtector protector,
         ISessionEvents events,
+        ReEncryptionScan reEncryption,
         FunctionsAuthMetrics metrics,
         TimeProvider time,
         IOptions<FunctionsAuthOptions> options,
@@ -53,6 +55,7 @@ internal sealed class Sweeper : ISweeper
         this.oauth = oauth;
         this.protector = protector;
         this.events = events;
+        this.reEncryption = reEncryption;
         this.metrics = metrics;
         this.time = time;
         this.options = options;
@@ -98,6 +101,9 @@ internal sealed class Sweeper : ISweeper
             var triage = TriageAllAsync(run, now, parallel, dueSessions.Writer);
             var refresh = Parallel.ForEachAsync(dueSessions.Reader.ReadAllAsync(stop.Token), parallel, (due, _) => new ValueTask(RefreshOneAsync(run, due, stop.Token)));
             await Task.WhenAll(triage, refresh);
+
+            // Rows the index does not hold (failing ones) or passed without due work are re-encrypted by a table scan.
+            await reEncryption.RunIfDueAsync(run, stop.Token);
             result = SweepSummary.Completed;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -296,7 +302,7 @@ internal sealed class Sweeper : ISweeper
     /// <summary>Rewrites both tokens under the newest key, conditionally: a refresh meanwhile wins (and wrote under the newest key itself).</summary>
     private async Task ReEncryptIfNeededAsync(SweepRun run, SessionEntity session, DateTimeOffset now, CancellationToken stop)
     {
-        if (session.RefreshToken is null || session.KeyId == run.CurrentKeyId || session.IsLeased(now))
+        if (session.RefreshToken is null || SessionCrypto.IsCurrent(session, run.CurrentKeyId) || session.IsLeased(now))
         {
             return;
         }

@@ -50,6 +50,6 @@ public abstract class DemoProviderTestBase : IAsyncLifetime
     protected async Task<string> StoredRefreshTokenAsync(string handle)
     {
         var row = await RowAsync(handle);
-        return await Host.Services.GetRequiredService<TokenProtector>().UnprotectAsync(row.RefreshToken!, $"{Environment.SessionsTable}/{row.PartitionKey}/refresh_token", default);
+        return await Host.Services.GetRequiredService<SessionCrypto>().ReadRefreshTokenAsync(row, default);
     }
 }

@@ -19,6 +19,8 @@ public sealed class TcpProxy : IAsyncDisposable
     private readonly ConcurrentDictionary<int, (Socket Client, Socket Server)> connections = new();
     private readonly Lock gate = new();
     private TcpListener? listener;
+    private Socket? placeholder;
+    private bool disposed;
     private Trigger? trigger;
     private int nextConnection;
 
@@ -61,6 +63,7 @@ public sealed class TcpProxy : IAsyncDisposable
             IsCut = true;
             listener?.Stop();
             listener = null;
+            HoldPort();
         }
 
         foreach (var id in connections.Keys)
@@ -83,7 +86,34 @@ public sealed class TcpProxy : IAsyncDisposable
             }
 
             IsCut = false;
+            placeholder?.Dispose();
+            placeholder = null;
             Listen();
+        }
+    }
+
+    /// <summary>
+    /// While cut, the port stays bound but not listening: connections are still refused, and no other test's server
+    /// (Kestrel on port 0) can be given the port meanwhile, which would answer storage requests with its own 404s.
+    /// </summary>
+    private void HoldPort()
+    {
+        if (disposed || placeholder is not null)
+        {
+            return;
+        }
+
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, Port));
+            placeholder = socket;
+        }
+        catch (SocketException)
+        {
+            // Taken already in the instant between the listener's stop and this bind: the old behaviour, no worse.
+            socket.Dispose();
         }
     }
 
@@ -236,7 +266,18 @@ public sealed class TcpProxy : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
+        lock (gate)
+        {
+            disposed = true;
+        }
+
         Cut();
+        lock (gate)
+        {
+            placeholder?.Dispose();
+            placeholder = null;
+        }
+
         return ValueTask.CompletedTask;
     }
 

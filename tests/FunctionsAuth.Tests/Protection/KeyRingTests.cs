@@ -17,8 +17,8 @@ public sealed class KeyRingTests
         ]);
 
         Assert.Equal(2, ring.Count);
-        Assert.Equal("v3", ring.Current.Version);
-        Assert.Equal(TestKeys.IdOf(TestKeys.New), ring.Current.IdText);
+        Assert.Equal("v3", ring.Newest.Version);
+        Assert.Equal(TestKeys.IdOf(TestKeys.New), ring.Newest.IdText);
     }
 
     [Fact]
@@ -28,7 +28,7 @@ public sealed class KeyRingTests
         Assert.True(ring.TryAcquire());
 
         ring.Release();
-        Assert.True(EncryptsWith(ring.Current, TestKeys.New));
+        Assert.True(EncryptsWith(ring.Newest, TestKeys.New));
         ring.Release();
 
         Assert.False(ring.TryAcquire());

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using FunctionsAuth.Protection;
 using FunctionsAuth.Tests.Secrets;
 
 namespace FunctionsAuth.Tests.Protection;
@@ -10,7 +11,12 @@ internal static class TestKeys
     public const string SecretName = "token-encryption-key";
     public const string Setting = "FunctionsAuth:Secrets:" + SecretName;
     public const string RefreshToken = "1//0gRefreshToken-Canonical-7Qx";
-    public const string Purpose = "sessions/9f86d081884c7d659a2feaa0c55ad015/refresh_token";
+    public const string SessionKey = "9f86d081884c7d659a2feaa0c55ad015";
+
+    public static TokenContext Purpose { get; } = Context(SessionKey, "refresh_token");
+
+    public static TokenContext Context(string sessionKey, string field, string provider = "demo", long generation = 0) =>
+        new("sessions", sessionKey, field, provider, generation);
 
     public static byte[] Old { get; } = Key(0x10);
 

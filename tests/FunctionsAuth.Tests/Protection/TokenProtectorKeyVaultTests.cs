@@ -1,6 +1,7 @@
 using System.Net;
 using Azure;
 using FunctionsAuth.Protection;
+using FunctionsAuth.Secrets;
 using FunctionsAuth.Tests.Secrets;
 
 namespace FunctionsAuth.Tests.Protection;
@@ -167,5 +168,53 @@ public sealed class TokenProtectorKeyVaultTests
         await protector.CheckAsync(CancellationToken.None);
 
         Assert.Equal(afterLoad, _vault.RequestCount);
+    }
+
+    [Fact]
+    public async Task EncryptionKeyPastItsExp_StopsEncrypting_ButWhatItProtectedStillDecrypts()
+    {
+        _vault.AddVersion(TestKeys.SecretName, TestKeys.Base64(TestKeys.New), SecretsTestHost.Start.AddDays(-1), expiresOn: SecretsTestHost.Start.AddDays(1));
+        using var host = SecretsTestHost.Create([], _vault);
+        var protector = host.Get<TokenProtector>();
+        var ciphertext = await protector.ProtectAsync(TestKeys.RefreshToken, TestKeys.Purpose, CancellationToken.None);
+
+        host.Time.Advance(TimeSpan.FromDays(2));
+        await Assert.ThrowsAnyAsync<Exception>(() => protector.CheckAsync(CancellationToken.None).AsTask());
+
+        Assert.Equal(TestKeys.RefreshToken, await protector.UnprotectAsync(ciphertext, TestKeys.Purpose, CancellationToken.None));
+        var refused = await Assert.ThrowsAsync<SecretsUnavailableException>(() => protector.ProtectAsync(TestKeys.RefreshToken, TestKeys.Purpose, CancellationToken.None).AsTask());
+        Assert.Equal("key_expired", refused.Failure);
+        Assert.Contains(host.Logs.GetSnapshot(), r => r.Id.Id == 1106 && r.Level == Microsoft.Extensions.Logging.LogLevel.Error);
+    }
+
+    [Fact]
+    public async Task NewVersionAdded_BeforeTheOldOnesExp_EncryptsWithTheNew_AndTheExpiredOneStillDecrypts()
+    {
+        _vault.AddVersion(TestKeys.SecretName, TestKeys.Base64(TestKeys.Old), SecretsTestHost.Start.AddDays(-30), expiresOn: SecretsTestHost.Start.AddDays(1));
+        using var host = SecretsTestHost.Create([], _vault);
+        var protector = host.Get<TokenProtector>();
+        var underOld = await protector.ProtectAsync(TestKeys.RefreshToken, TestKeys.Purpose, CancellationToken.None);
+
+        _vault.AddVersion(TestKeys.SecretName, TestKeys.Base64(TestKeys.New), SecretsTestHost.Start);
+        host.Time.Advance(TimeSpan.FromDays(2));
+        await protector.CheckAsync(CancellationToken.None);
+
+        Assert.Equal(TestKeys.IdOf(TestKeys.New), await protector.GetCurrentKeyIdAsync(CancellationToken.None));
+        Assert.Equal(TestKeys.IdOf(TestKeys.New), TokenProtector.ReadKeyId(await protector.ProtectAsync(TestKeys.RefreshToken, TestKeys.Purpose, CancellationToken.None)));
+        Assert.Equal(TestKeys.RefreshToken, await protector.UnprotectAsync(underOld, TestKeys.Purpose, CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData(10, true)]
+    [InlineData(29, true)]
+    [InlineData(31, false)]
+    public async Task Load_EncryptionKeyWithExp_WarnsWithinThirtyDaysOfIt(int daysLeft, bool warned)
+    {
+        _vault.AddVersion(TestKeys.SecretName, TestKeys.Base64(TestKeys.New), SecretsTestHost.Start.AddDays(-1), expiresOn: SecretsTestHost.Start.AddDays(daysLeft));
+        using var host = SecretsTestHost.Create([], _vault);
+
+        await host.Get<TokenProtector>().GetCurrentKeyIdAsync(CancellationToken.None);
+
+        Assert.Equal(warned, host.Logs.GetSnapshot().Any(r => r.Id.Id == 1105 && r.Level == Microsoft.Extensions.Logging.LogLevel.Warning));
     }
 }

@@ -31,7 +31,7 @@ public sealed class TokenProtectorTests
         using var host = TestKeys.HostWithKeys(TestKeys.New);
         var protector = host.Get<TokenProtector>();
         var token = string.Concat(Enumerable.Repeat("eyJhbGciOiJSUzI1NiJ9.", 400));
-        var purpose = "sessions/" + new string('a', 600) + "/access_token";
+        var purpose = TestKeys.Context(new string('a', 600), "access_token", provider: new string('p', 300), generation: long.MaxValue);
 
         var ciphertext = await protector.ProtectAsync(token, purpose, CancellationToken.None);
 
@@ -47,7 +47,7 @@ public sealed class TokenProtectorTests
         var ciphertext = await protector.ProtectAsync(TestKeys.RefreshToken, TestKeys.Purpose, CancellationToken.None);
 
         Assert.Equal(1 + 8 + 12 + Encoding.UTF8.GetByteCount(TestKeys.RefreshToken) + 16, ciphertext.Length);
-        Assert.Equal(0x01, ciphertext[0]);
+        Assert.Equal(0x02, ciphertext[0]);
         Assert.Equal(TestKeys.IdOf(TestKeys.New), Convert.ToHexStringLower(ciphertext, 1, 8));
         Assert.Equal(TestKeys.IdOf(TestKeys.New), TokenProtector.ReadKeyId(ciphertext));
         Assert.Equal(TestKeys.IdOf(TestKeys.New), await protector.GetCurrentKeyIdAsync(CancellationToken.None));
@@ -96,10 +96,10 @@ public sealed class TokenProtectorTests
     {
         using var host = TestKeys.HostWithKeys(TestKeys.New);
         var protector = host.Get<TokenProtector>();
-        var ciphertext = await protector.ProtectAsync(TestKeys.RefreshToken, "sessions/aaaa/refresh_token", CancellationToken.None);
+        var ciphertext = await protector.ProtectAsync(TestKeys.RefreshToken, TestKeys.Context("aaaa", "refresh_token"), CancellationToken.None);
 
         var failure = await Assert.ThrowsAsync<TokenProtectionException>(
-            () => protector.UnprotectAsync(ciphertext, "sessions/bbbb/refresh_token", CancellationToken.None).AsTask());
+            () => protector.UnprotectAsync(ciphertext, TestKeys.Context("bbbb", "refresh_token"), CancellationToken.None).AsTask());
 
         Assert.Equal(TokenProtectionFailure.TagMismatch, failure.Failure);
     }
@@ -109,10 +109,10 @@ public sealed class TokenProtectorTests
     {
         using var host = TestKeys.HostWithKeys(TestKeys.New);
         var protector = host.Get<TokenProtector>();
-        var ciphertext = await protector.ProtectAsync(TestKeys.RefreshToken, "sessions/aaaa/refresh_token", CancellationToken.None);
+        var ciphertext = await protector.ProtectAsync(TestKeys.RefreshToken, TestKeys.Context("aaaa", "refresh_token"), CancellationToken.None);
 
         var failure = await Assert.ThrowsAsync<TokenProtectionException>(
-            () => protector.UnprotectAsync(ciphertext, "sessions/aaaa/access_token", CancellationToken.None).AsTask());
+            () => protector.UnprotectAsync(ciphertext, TestKeys.Context("aaaa", "access_token"), CancellationToken.None).AsTask());
 
         Assert.Equal(TokenProtectionFailure.TagMismatch, failure.Failure);
     }
@@ -120,7 +120,7 @@ public sealed class TokenProtectorTests
     [Theory]
     [InlineData(0, 0x01)]
     [InlineData(36, 0x01)]
-    [InlineData(64, 0x02)]
+    [InlineData(64, 0x03)]
     public async Task Unprotect_NotAProtectedToken_FailsAsMalformed(int length, byte format)
     {
         using var host = TestKeys.HostWithKeys(TestKeys.New);
@@ -151,14 +151,14 @@ public sealed class TokenProtectorTests
         TokenProtectionException[] failures =
         [
             await Assert.ThrowsAsync<TokenProtectionException>(() => protector.UnprotectAsync(tampered, TestKeys.Purpose, CancellationToken.None).AsTask()),
-            await Assert.ThrowsAsync<TokenProtectionException>(() => protector.UnprotectAsync(ciphertext, "sessions/other/refresh_token", CancellationToken.None).AsTask()),
+            await Assert.ThrowsAsync<TokenProtectionException>(() => protector.UnprotectAsync(ciphertext, TestKeys.Context("0therrow", "refresh_token"), CancellationToken.None).AsTask()),
             await Assert.ThrowsAsync<TokenProtectionException>(() => protector.UnprotectAsync(foreign, TestKeys.Purpose, CancellationToken.None).AsTask()),
             await Assert.ThrowsAsync<TokenProtectionException>(() => protector.UnprotectAsync(ciphertext[..20], TestKeys.Purpose, CancellationToken.None).AsTask()),
         ];
 
         string[] forbidden =
         [
-            TestKeys.RefreshToken, TestKeys.Purpose, "sessions/other",
+            TestKeys.RefreshToken, TestKeys.SessionKey, "0therrow",
             TestKeys.Base64(TestKeys.New), Convert.ToHexString(TestKeys.New), Convert.ToHexStringLower(TestKeys.New),
             Convert.ToBase64String(ciphertext), Convert.ToHexString(ciphertext),
         ];

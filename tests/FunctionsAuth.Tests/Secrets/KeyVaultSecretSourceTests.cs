@@ -183,22 +183,24 @@ public sealed class KeyVaultSecretSourceTests
     }
 
     [Fact]
-    public async Task GetSecretVersions_KeepsOnlyEnabledAndCurrentlyValid_NewestFirst_AcrossPages()
+    public async Task GetSecretVersions_KeepsEnabledAndStarted_ExpiredOnesWithTheirExp_NewestFirst_AcrossPages()
     {
         var now = _time.GetUtcNow();
         var oldest = _vault.AddVersion("token-encryption-key", "oldest", now.AddDays(-90));
         var disabled = _vault.AddVersion("token-encryption-key", "disabled", now.AddDays(-60));
         var middle = _vault.AddVersion("token-encryption-key", "middle", now.AddDays(-30));
-        _vault.AddVersion("token-encryption-key", "expired", now.AddDays(-20), expiresOn: now.AddDays(-1));
+        var expired = _vault.AddVersion("token-encryption-key", "expired", now.AddDays(-20), expiresOn: now.AddDays(-1));
         var newest = _vault.AddVersion("token-encryption-key", "newest", now.AddDays(-1));
         _vault.AddVersion("token-encryption-key", "not-yet-valid", now, notBefore: now.AddDays(1));
         _vault.Disable("token-encryption-key", disabled);
 
         var versions = await CreateSource().GetSecretVersionsAsync("token-encryption-key", refresh: false, CancellationToken.None);
 
-        Assert.Equal([newest, middle, oldest], versions.Select(v => v.Version));
-        Assert.Equal(["newest", "middle", "oldest"], versions.Select(v => v.Value));
+        Assert.Equal([newest, expired, middle, oldest], versions.Select(v => v.Version));
+        Assert.Equal(["newest", "expired", "middle", "oldest"], versions.Select(v => v.Value));
         Assert.Equal(now.AddDays(-1).ToUnixTimeSeconds(), versions[0].CreatedOn?.ToUnixTimeSeconds());
+        Assert.Equal(now.AddDays(-1).ToUnixTimeSeconds(), versions[1].ExpiresOn?.ToUnixTimeSeconds());
+        Assert.Null(versions[0].ExpiresOn);
     }
 
     [Fact]
