@@ -33,6 +33,8 @@ public static class FunctionsAuthServiceCollectionExtensions
                 // The timer reads flat app settings (the Functions host resolves %SweeperSchedule%); validate those.
                 options.Sweeper.Schedule = SweeperOptions.ResolveSchedule(configuration);
                 options.Sweeper.TimerDisabled = SweeperOptions.IsTimerDisabled(configuration);
+                options.Sweeper.QueueName = SweeperOptions.ResolveQueueName(configuration);
+                options.Sweeper.QueueConfigured = SweepQueue.IsConfiguredIn(configuration);
             })
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FunctionsAuthOptions>, FunctionsAuthOptionsValidator>());
@@ -72,6 +74,9 @@ public static class FunctionsAuthServiceCollectionExtensions
         services.TryAddSingleton<IAuthApi, AuthApi>();
         services.TryAddSingleton<Sweeper>();
         services.TryAddSingleton<ISweeper>(static sp => sp.GetRequiredService<Sweeper>());
+        services.TryAddSingleton<ISweepWorker>(static sp => sp.GetRequiredService<Sweeper>());
+        services.TryAddSingleton<SweepQueue>();
+        services.TryAddSingleton<ProviderRateLimits>();
 
         services.AddHostedService<StartupTasks>();
         return services;

@@ -25,6 +25,7 @@ public sealed class FunctionsAuthMetrics
     private readonly Counter<long> rotatedTokenWrites;
     private readonly Counter<long> refreshOutcomeUnknown;
     private readonly Counter<long> circuitTransitions;
+    private readonly Counter<long> sweepWorkItems;
 
     public FunctionsAuthMetrics(IMeterFactory meterFactory)
     {
@@ -39,6 +40,7 @@ public sealed class FunctionsAuthMetrics
         rotatedTokenWrites = meter.CreateCounter<long>("functionsauth.rotated_token.writes", "{write}", "Writes of a rotated refresh token that met a storage failure, by result (retried, stored, lost).");
         refreshOutcomeUnknown = meter.CreateCounter<long>("functionsauth.refresh.outcome_unknown", "{refresh}", "Refreshes sent to a provider whose answer was lost (time-out, dropped connection, unreadable answer).");
         circuitTransitions = meter.CreateCounter<long>("functionsauth.provider.circuit.transitions", "{transition}", "Changes of a provider's circuit breaker state (open, half_open, closed).");
+        sweepWorkItems = meter.CreateCounter<long>("functionsauth.sweeper.work_items", "{item}", "Sweep work items (queue messages), by stage: planned, then completed, budget_exhausted, cancelled or failed as a worker ran them, malformed, and poison once the host gave up on one.");
         sweeperErrors = meter.CreateCounter<long>("functionsauth.sweeper.errors", "{error}", "Sessions a sweeper run could not handle because of an exception (storage, decryption...).");
     }
 
@@ -78,6 +80,14 @@ public sealed class FunctionsAuthMetrics
         if (count > 0)
         {
             sweeperErrors.Add(count);
+        }
+    }
+
+    internal void SweepWorkItems(string stage, long count = 1)
+    {
+        if (count > 0)
+        {
+            sweepWorkItems.Add(count, new KeyValuePair<string, object?>("stage", stage));
         }
     }
 
