@@ -8,6 +8,9 @@ internal sealed record HttpFunction(string Name, Type Type, MethodInfo Method, s
 
 internal sealed record TimerFunction(string Name, Type Type, MethodInfo Method, string Schedule, bool RunOnStartup);
 
+/// <summary>A queue-triggered function: <see cref="Trigger"/> is the parameter the message binds to.</summary>
+internal sealed record QueueFunction(string Name, Type Type, MethodInfo Method, ParameterInfo Trigger, string QueueName, string? Connection);
+
 /// <summary>The <c>[Function]</c> methods of the Functions app, read from the same attributes the worker's metadata comes from.</summary>
 internal sealed class FunctionCatalog
 {
@@ -17,11 +20,16 @@ internal sealed class FunctionCatalog
 
     public required IReadOnlyList<TimerFunction> Timers { get; init; }
 
-    public static FunctionCatalog FromAssembly(Assembly assembly)
+    public IReadOnlyList<QueueFunction> Queues { get; init; } = [];
+
+    public static FunctionCatalog FromAssembly(Assembly assembly) => FromTypes(assembly.GetExportedTypes());
+
+    public static FunctionCatalog FromTypes(IEnumerable<Type> types)
     {
         var http = new List<HttpFunction>();
         var timers = new List<TimerFunction>();
-        foreach (var type in assembly.GetExportedTypes())
+        var queues = new List<QueueFunction>();
+        foreach (var type in types)
         {
             foreach (var method in type.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static))
             {
@@ -32,6 +40,13 @@ internal sealed class FunctionCatalog
 
                 foreach (var parameter in method.GetParameters())
                 {
+                    // The message binds to string, BinaryData, byte[], QueueMessage or a JSON type (QueueTriggerHost.Bind).
+                    if (parameter.GetCustomAttribute<QueueTriggerAttribute>() is { } queueTrigger)
+                    {
+                        queues.Add(new QueueFunction(function.Name, type, method, parameter, queueTrigger.QueueName, queueTrigger.Connection));
+                        continue;
+                    }
+
                     if (!SupportedParameters.Contains(parameter.ParameterType))
                     {
                         throw new NotSupportedException($"Function {function.Name}: the local host cannot bind parameter '{parameter.Name}' of type {parameter.ParameterType.Name}.");
@@ -51,6 +66,6 @@ internal sealed class FunctionCatalog
             }
         }
 
-        return new FunctionCatalog { Http = http, Timers = timers };
+        return new FunctionCatalog { Http = http, Timers = timers, Queues = queues };
     }
 }

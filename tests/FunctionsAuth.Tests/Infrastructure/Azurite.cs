@@ -2,11 +2,12 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Azure.Data.Tables;
+using Azure.Storage.Queues;
 
 namespace FunctionsAuth.Tests.Infrastructure;
 
 /// <summary>
-/// The Azurite Table Storage emulator, one per test process: in memory, on loopback, on a free port. Installed
+/// The Azurite Table and Queue Storage emulators, one of each per test process: in memory, on loopback, on a free port. Installed
 /// with npm (package.json at the repository root) when missing. <c>FUNCTIONSAUTH_TEST_STORAGE</c> (a connection
 /// string) points the tests at an emulator or account that is already running instead.
 /// </summary>
@@ -23,6 +24,10 @@ public static class Azurite
 
     public static async Task<TableServiceClient> CreateServiceClientAsync() => new(await GetConnectionStringAsync());
 
+    /// <summary>Azurite's queue service; base64 messages, as the Functions host (and the local host) read them by default.</summary>
+    public static async Task<QueueServiceClient> CreateQueueServiceClientAsync() =>
+        new(await GetConnectionStringAsync(), new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 });
+
     private static async Task<string> StartAsync()
     {
         if (Environment.GetEnvironmentVariable("FUNCTIONSAUTH_TEST_STORAGE") is { Length: > 0 } configured)
@@ -37,16 +42,26 @@ public static class Azurite
             await RunAsync("npm", "ci --no-audit --no-fund", root, TimeSpan.FromMinutes(5));
         }
 
-        var port = FreePort();
         var workspace = Directory.CreateTempSubdirectory("azurite-").FullName;
-        var process = Process.Start(new ProcessStartInfo(azurite)
+        var table = StartServiceAsync(root, workspace, "table");
+        var queue = StartServiceAsync(root, workspace, "queue");
+        var (tablePort, queuePort) = (await table, await queue);
+        return $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};TableEndpoint=http://127.0.0.1:{tablePort}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{queuePort}/devstoreaccount1;";
+    }
+
+    /// <summary>Starts one Azurite service (<c>azurite-table</c> or <c>azurite-queue</c>) on a free port and waits until it accepts connections.</summary>
+    private static async Task<int> StartServiceAsync(string root, string workspace, string service)
+    {
+        var port = FreePort();
+        var executable = Path.Combine(root, "node_modules", ".bin", "azurite-" + service);
+        var process = Process.Start(new ProcessStartInfo(executable)
         {
-            ArgumentList = { "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--tableHost", "127.0.0.1", "--tablePort", port.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            ArgumentList = { "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", $"--{service}Host", "127.0.0.1", $"--{service}Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture) },
             WorkingDirectory = workspace,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-        }) ?? throw new InvalidOperationException("Azurite did not start.");
+        }) ?? throw new InvalidOperationException($"Azurite ({service}) did not start.");
         process.OutputDataReceived += static (_, _) => { };
         var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
         process.ErrorDataReceived += (_, e) =>
@@ -74,7 +89,7 @@ public static class Azurite
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"Azurite exited with code {process.ExitCode}: {string.Join(' ', errors)}");
+                throw new InvalidOperationException($"Azurite ({service}) exited with code {process.ExitCode}: {string.Join(' ', errors)}");
             }
 
             try
@@ -89,7 +104,7 @@ public static class Azurite
             }
         }
 
-        return $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;";
+        return port;
     }
 
     private static int FreePort()

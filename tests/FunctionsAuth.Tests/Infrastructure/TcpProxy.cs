@@ -43,10 +43,11 @@ public sealed class TcpProxy : IAsyncDisposable
         return proxy;
     }
 
-    /// <summary>Starts a proxy in front of the table endpoint of <paramref name="connectionString"/> and rewrites it to go through the proxy.</summary>
-    public static (TcpProxy Proxy, string ConnectionString) InFrontOf(string connectionString)
+    /// <summary>Starts a proxy in front of one endpoint of <paramref name="connectionString"/> (<paramref name="service"/>: Table or Queue) and rewrites it to go through the proxy.</summary>
+    public static (TcpProxy Proxy, string ConnectionString) InFrontOf(string connectionString, string service = "Table")
     {
-        var endpoint = connectionString.Split(';').Single(part => part.StartsWith("TableEndpoint=", StringComparison.Ordinal))["TableEndpoint=".Length..];
+        var setting = service + "Endpoint=";
+        var endpoint = connectionString.Split(';').Single(part => part.StartsWith(setting, StringComparison.Ordinal))[setting.Length..];
         var port = new Uri(endpoint).Port;
         var proxy = Start(port);
         return (proxy, connectionString.Replace($"127.0.0.1:{port}/", $"127.0.0.1:{proxy.Port}/", StringComparison.Ordinal));

@@ -31,6 +31,7 @@ public sealed class TestEnvironment
         Settings = new Dictionary<string, string?>
         {
             ["FunctionsAuth:Storage:ConnectionString"] = connectionString,
+            ["AzureWebJobsStorage"] = connectionString,
             ["FunctionsAuth:Storage:SessionsTable"] = SessionsTable,
             ["FunctionsAuth:Storage:DueIndexTable"] = DueIndexTable,
             ["FunctionsAuth:Secrets:token-encryption-key"] = EncryptionKey,
