@@ -18,6 +18,7 @@ public static class FunctionsApp
         // The worker's own spans (one per invocation, correlated with the host's) and its resource attributes.
         builder.Services.AddFunctionsAuthTelemetry(builder.Configuration, static telemetry => telemetry.UseFunctionsWorkerDefaults());
         builder.Services.AddSingleton<IFunctionMetadataTransformer, SweeperScheduleDefault>();
+        builder.Services.AddSingleton<IFunctionMetadataTransformer, SweepQueueNameDefault>();
         return builder.Build();
     }
 }
