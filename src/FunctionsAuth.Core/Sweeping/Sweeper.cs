@@ -151,20 +151,21 @@ internal sealed class Sweeper : ISweeper, ISweepWorker
         string result;
         try
         {
-            foreach (var chunk in buffered.Chunk(size))
-            {
-                sending.Add(SendGatedAsync([.. chunk]));
-            }
-
             var next = new List<DueIndexEntry>(size);
-            while (more && (more = await rows.MoveNextAsync()))
+            void Add(DueIndexEntry row)
             {
-                next.Add(rows.Current);
+                next.Add(row);
                 if (next.Count == size)
                 {
                     sending.Add(SendGatedAsync(next));
                     next = new List<DueIndexEntry>(size);
                 }
+            }
+
+            buffered.ForEach(Add);
+            while (more && (more = await rows.MoveNextAsync()))
+            {
+                Add(rows.Current);
             }
 
             if (next.Count > 0)
