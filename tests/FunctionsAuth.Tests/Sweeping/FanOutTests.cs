@@ -15,6 +15,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace FunctionsAuth.Tests.Sweeping;
 
@@ -121,7 +122,7 @@ public sealed class FanOutTests(Xunit.Abstractions.ITestOutputHelper output) : I
         environment.Settings["FunctionsAuth:ProviderTimeout"] = "00:00:03";
         environment.Settings["FunctionsAuth:LeaseDuration"] = "00:00:18";
         environment.Settings["LocalHost:Queues:MessageLease"] = "00:00:21";
-        environment.Settings["FunctionsAuth:Sweeper:ProviderRequestsPerSecond"] = "30";
+        environment.Settings["FunctionsAuth:Sweeper:ProviderRequestsPerSecond"] = "90";
         environment.Settings["FunctionsAuth:Sweeper:MaxInstances"] = "3";
         var doomedTap = new ProviderTap();
         var survivorTaps = new[] { new ProviderTap(), new ProviderTap() };
@@ -265,7 +266,7 @@ public sealed class FanOutTests(Xunit.Abstractions.ITestOutputHelper output) : I
             builder.Services.AddHttpClient(OAuthClient.HttpClientName).AddHttpMessageHandler(() => new TapHandler(tap));
 
             // Thousands of sessions: the per-session debug lines would cost more than the work they describe.
-            builder.Logging.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Information);
+            builder.Logging.SetMinimumLevel(LogLevel.Information);
         });
 
     private async Task SignInAsync(TestHost host, int count)
