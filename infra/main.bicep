@@ -79,9 +79,15 @@ param alertActionGroupIds string[] = []
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
+@description('Most instances the plan runs. Also the sweeper\'s divisor: each queue worker instance gets sweeperProviderRequestsPerSecond / this, so all of them together stay within the provider\'s rate.')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
+
+@description('Provider token requests per second, per provider, from all sweeping together (at least maximumInstanceCount).')
+@minValue(1)
+@maxValue(10000)
+param sweeperProviderRequestsPerSecond int = 50
 
 param tags object = {}
 
@@ -107,6 +113,9 @@ var hostContainers = ['azure-webjobs-hosts', 'azure-webjobs-secrets']
 var entraAuthClientIdChecked = entraAuthEnabled && empty(entraAuthClientId)
   ? fail('entraAuthEnabled is true but entraAuthClientId is empty: set the client id of the API\'s app registration (infra/README.md), or set entraAuthEnabled = false for a trial.')
   : entraAuthClientId
+var sweeperProviderRequestsPerSecondChecked = sweeperProviderRequestsPerSecond < maximumInstanceCount
+  ? fail('sweeperProviderRequestsPerSecond (${sweeperProviderRequestsPerSecond}) is below maximumInstanceCount (${maximumInstanceCount}): each sweep worker instance needs a whole request per second of the provider\'s rate.')
+  : sweeperProviderRequestsPerSecond
 var entraAuthAllowedClientApplicationsChecked = entraAuthEnabled && empty(entraAuthAllowedClientApplications)
   ? fail('entraAuthEnabled is true but entraAuthAllowedClientApplications is empty, which would admit every application in the tenant: list the client ids of the front ends\' back ends.')
   : entraAuthAllowedClientApplications
@@ -114,6 +123,10 @@ var entraAuthAllowedClientApplicationsChecked = entraAuthEnabled && empty(entraA
 // Table names the app is configured with; the same names are created and scoped in the role assignments.
 var sessionsTable = 'sessions'
 var dueIndexTable = 'sessiondue'
+
+// The sweeper's work-item queue (SweepQueueName) and the poison queue the Functions host moves failed items to.
+var sweepQueue = 'functionsauth-sweep'
+var sweepQueues = [sweepQueue, '${sweepQueue}-poison']
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: names.identity
@@ -149,6 +162,7 @@ module storage 'modules/storage.bicep' = {
     deploymentContainerName: names.deploymentContainer
     hostContainerNames: hostContainers
     tableNames: [sessionsTable, dueIndexTable]
+    queueNames: sweepQueues
     allowPublicNetworkAccess: allowPublicNetworkAccess
     location: location
     tags: allTags
@@ -199,6 +213,7 @@ module rbac 'modules/rbac.bicep' = {
     hostContainerNames: hostContainers
     deploymentContainerName: names.deploymentContainer
     tableNames: [sessionsTable, dueIndexTable]
+    queueNames: sweepQueues
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     deployerPrincipalId: deployerPrincipalId
@@ -242,6 +257,8 @@ var appSettings = union(
     AzureWebJobsStorage__credential: 'managedidentity'
     AzureWebJobsStorage__clientId: identity.properties.clientId
     AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
+    // The sweep queue trigger listens here, and the planner enqueues through the same connection.
+    AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
     // DefaultAzureCredential in the app picks the user-assigned identity by this client id.
     AZURE_CLIENT_ID: identity.properties.clientId
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
@@ -252,6 +269,9 @@ var appSettings = union(
     FunctionsAuth__Storage__SessionsTable: sessionsTable
     FunctionsAuth__Storage__DueIndexTable: dueIndexTable
     SweeperSchedule: sweeperSchedule
+    SweepQueueName: sweepQueue
+    FunctionsAuth__Sweeper__MaxInstances: string(maximumInstanceCount)
+    FunctionsAuth__Sweeper__ProviderRequestsPerSecond: string(sweeperProviderRequestsPerSecondChecked)
   },
   providerSettings
 )

@@ -10,6 +10,10 @@ param hostContainerNames string[]
 param deploymentContainerName string
 
 param tableNames string[]
+
+@description('The sweep work-item queue and its poison queue.')
+param queueNames string[]
+
 param keyVaultName string
 param applicationInsightsName string
 
@@ -24,6 +28,9 @@ var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  storageQueueDataReader: '19e7f393-937e-4f77-808e-94535e297925'
+  storageQueueDataMessageProcessor: '8a0f0c08-91a1-4084-bc3d-661d67233fed'
+  storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -43,6 +50,10 @@ resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
   resource tableService 'tableServices' existing = {
     name: 'default'
   }
+
+  resource queueService 'queueServices' existing = {
+    name: 'default'
+  }
 }
 
 resource hostContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' existing = [
@@ -56,6 +67,13 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2024-01-
   for tableName in tableNames: {
     parent: storage::tableService
     name: tableName
+  }
+]
+
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2024-01-01' existing = [
+  for queueName in queueNames: {
+    parent: storage::queueService
+    name: queueName
   }
 ]
 
@@ -101,6 +119,46 @@ resource sessionTables 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
     scope: tables[i]
     properties: {
       roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+      principalId: appPrincipalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+// The sweep queues, each on its own scope: the planner sends work items (Sender), the queue trigger reads the queue's
+// length and receives, renews and deletes messages (Reader + Message Processor, what the Functions host's queue trigger
+// needs), and the host moves a failed item to the poison queue (Sender there). No Contributor: the app cannot create,
+// delete or re-permission queues; this template creates them.
+resource sweepQueueReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (queueName, i) in queueNames: {
+    name: guid(queues[i].id, appPrincipalId, roles.storageQueueDataReader)
+    scope: queues[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataReader)
+      principalId: appPrincipalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+resource sweepQueueProcessors 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (queueName, i) in queueNames: {
+    name: guid(queues[i].id, appPrincipalId, roles.storageQueueDataMessageProcessor)
+    scope: queues[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataMessageProcessor)
+      principalId: appPrincipalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+resource sweepQueueSenders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (queueName, i) in queueNames: {
+    name: guid(queues[i].id, appPrincipalId, roles.storageQueueDataMessageSender)
+    scope: queues[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataMessageSender)
       principalId: appPrincipalId
       principalType: 'ServicePrincipal'
     }

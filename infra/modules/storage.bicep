@@ -10,6 +10,9 @@ param hostContainerNames string[]
 @description('Tables the app keeps sessions in (created here: the app identity cannot create tables).')
 param tableNames string[]
 
+@description('Queues the app uses (created here: the app identity is scoped to them and cannot create queues).')
+param queueNames string[]
+
 @description('Accept requests from the internet as well as through the private endpoints (a first trial only).')
 param allowPublicNetworkAccess bool
 
@@ -71,6 +74,16 @@ resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' = {
       }
     ]
   }
+
+  resource queueService 'queueServices' = {
+    name: 'default'
+
+    resource queue 'queues' = [
+      for queueName in queueNames: {
+        name: queueName
+      }
+    ]
+  }
 }
 
 // Table Storage has no soft delete: deleting the account (or a table through ARM) would lose every session at once.
@@ -86,3 +99,4 @@ resource noDelete 'Microsoft.Authorization/locks@2020-05-01' = {
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output tableEndpoint string = storage.properties.primaryEndpoints.table
+output queueEndpoint string = storage.properties.primaryEndpoints.queue

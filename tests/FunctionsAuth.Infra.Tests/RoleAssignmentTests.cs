@@ -10,6 +10,10 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
     private const string StorageBlobDataOwner = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b";
     private const string StorageBlobDataContributor = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
     private const string StorageTableDataContributor = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3";
+    private const string StorageQueueDataReader = "19e7f393-937e-4f77-808e-94535e297925";
+    private const string StorageQueueDataMessageProcessor = "8a0f0c08-91a1-4084-bc3d-661d67233fed";
+    private const string StorageQueueDataMessageSender = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a";
+    private const string StorageQueueDataContributor = "974c5e8b-45b9-4653-ba55-5f855dd0fb88";
     private const string KeyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
     private const string KeyVaultSecretsOfficer = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
 
@@ -17,7 +21,7 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
     // holding it (infra/README.md).
     private const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
 
-    private static readonly string[] AppRoles = [StorageBlobDataOwner, StorageBlobDataContributor, StorageTableDataContributor, KeyVaultSecretsUser, MonitoringMetricsPublisher];
+    private static readonly string[] AppRoles = [StorageBlobDataOwner, StorageBlobDataContributor, StorageTableDataContributor, StorageQueueDataReader, StorageQueueDataMessageProcessor, StorageQueueDataMessageSender, KeyVaultSecretsUser, MonitoringMetricsPublisher];
 
     [Fact]
     public void App_GetsExactlyTheLeastPrivilegeRoles()
@@ -37,6 +41,9 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
             [StorageBlobDataOwner] = [Container(example, "azure-webjobs-hosts"), Container(example, "azure-webjobs-secrets")],
             [StorageBlobDataContributor] = [Container(example, "app-package")],
             [StorageTableDataContributor] = [.. example.OfType("Microsoft.Storage/storageAccounts/tableServices/tables").Select(Deployment.IdOf).Order()],
+            [StorageQueueDataReader] = Queues(example),
+            [StorageQueueDataMessageProcessor] = Queues(example),
+            [StorageQueueDataMessageSender] = Queues(example),
             [KeyVaultSecretsUser] = [Deployment.IdOf(example.Single("Microsoft.KeyVault/vaults"))],
             [MonitoringMetricsPublisher] = [Deployment.IdOf(example.Single("Microsoft.Insights/components"))],
         };
@@ -96,6 +103,21 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
         Assert.Equal(AppRoles.Append(KeyVaultSecretsOfficer).Order(), optional.RoleAssignments.Select(a => a.RoleDefinitionId).Distinct().Order());
         Assert.DoesNotContain(infra.Example.RoleAssignments, a => a.RoleDefinitionId == KeyVaultSecretsOfficer);
     }
+
+    [Fact]
+    public void QueueRoles_AreScopedToTheSweepQueues_AndNeverContributor()
+    {
+        var account = Deployment.IdOf(infra.Example.Single("Microsoft.Storage/storageAccounts"));
+        var queueRoles = infra.Example.RoleAssignments.Where(a => a.RoleDefinitionId is StorageQueueDataReader or StorageQueueDataMessageProcessor or StorageQueueDataMessageSender).ToList();
+
+        // Three roles on each of the two queues (work items, poison): receive and delete, send, read the length.
+        Assert.Equal(6, queueRoles.Count);
+        Assert.All(queueRoles, a => Assert.StartsWith($"{account}/queueServices/default/queues/", a.Scope, StringComparison.Ordinal));
+        Assert.DoesNotContain(infra.Example.RoleAssignments, a => a.RoleDefinitionId == StorageQueueDataContributor);
+    }
+
+    private static string[] Queues(Deployment deployment) =>
+        [.. deployment.OfType("Microsoft.Storage/storageAccounts/queueServices/queues").Select(Deployment.IdOf).Order()];
 
     private static string Container(Deployment deployment, string name) =>
         Deployment.IdOf(deployment.OfType("Microsoft.Storage/storageAccounts/blobServices/containers").Single(c => c.GetProperty("name").GetString()!.EndsWith($"/{name}", StringComparison.Ordinal)));
