@@ -25,9 +25,15 @@ internal sealed class SweepQueue
     private volatile bool created;
 
     public SweepQueue(IConfiguration configuration, IOptions<FunctionsAuthOptions> options, ILogger<SweepQueue> logger)
+        : this(CreateServiceClient(configuration)?.GetQueueClient(options.Value.Sweeper.QueueName), logger)
     {
+    }
+
+    /// <summary>On a given client (the benchmarks count its requests).</summary>
+    internal SweepQueue(QueueClient? queue, ILogger<SweepQueue> logger)
+    {
+        this.queue = queue;
         this.logger = logger;
-        queue = CreateServiceClient(configuration)?.GetQueueClient(options.Value.Sweeper.QueueName);
     }
 
     /// <summary>False without a queue connection: runs then sweep in process (<see cref="SweepFanOut.Auto"/>).</summary>
