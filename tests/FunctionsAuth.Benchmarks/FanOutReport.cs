@@ -49,7 +49,7 @@ internal static class FanOutReport
         }
 
         var report = new StringBuilder()
-            .Line($"Medians of {rounds} rounds; {sessions:N0} due sessions per run, parallelism {parallelism} per instance, provider latency {Latency.TotalMilliseconds:F0} ms (ceiling {parallelism * 1000 / Latency.TotalMilliseconds:F0}/s per instance):")
+            .Line($"Medians of {rounds} rounds; {sessions:N0} due sessions per run, two items of parallelism {parallelism} in hand per instance, provider latency {Latency.TotalMilliseconds:F0} ms (ceiling {2 * parallelism * 1000 / Latency.TotalMilliseconds:F0}/s per instance):")
             .AppendLine()
             .AppendLine("| Instances | Sessions/s | vs 1 instance | Run time (s) | of which planning (s) | Work items | Table transactions / session | Queue transactions / session | Total / session |")
             .AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
