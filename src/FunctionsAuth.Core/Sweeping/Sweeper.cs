@@ -179,8 +179,15 @@ internal sealed class Sweeper : ISweeper, ISweepWorker
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             // What was not enqueued is still in the index, due: the next run plans it.
-            await Task.WhenAll(sending.Select(t => t.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)));
+            await Task.WhenAll(sending.Select(Quietly));
             result = cancellationToken.IsCancellationRequested ? SweepSummary.Cancelled : SweepSummary.BudgetExhausted;
+        }
+        catch (Exception)
+        {
+            // The queue failed: the sends still in flight finish before the gate goes; the run reports the failure, and
+            // the next run plans what is still due.
+            await Task.WhenAll(sending.Select(Quietly));
+            throw;
         }
 
         var elapsed = time.GetElapsedTime(started);
@@ -189,6 +196,9 @@ internal sealed class Sweeper : ISweeper, ISweepWorker
         metrics.SweepWorkItems("planned", items);
         return new SweepPlan(null, planned, items, backlog);
     }
+
+    private static Task Quietly(Task task) =>
+        task.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>
     /// One work item, as the queue-triggered function hands it over: its rows go through the same triage and refresh
