@@ -108,12 +108,16 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
     public void QueueRoles_AreScopedToTheSweepQueues_AndNeverContributor()
     {
         var account = Deployment.IdOf(infra.Example.Single("Microsoft.Storage/storageAccounts"));
-        var queueRoles = infra.Example.RoleAssignments.Where(a => a.RoleDefinitionId is StorageQueueDataReader or StorageQueueDataMessageProcessor or StorageQueueDataMessageSender).ToList();
+        var sweepQueues = Queues(infra.Example).Where(q => q.EndsWith("/functionsauth-sweep", StringComparison.Ordinal) || q.EndsWith("/functionsauth-sweep-poison", StringComparison.Ordinal)).ToList();
+        var onSweepQueues = infra.Example.RoleAssignments.Where(a => sweepQueues.Contains(a.Scope)).ToList();
 
         // Three roles on each of the two queues (work items, poison): receive and delete, send, read the length.
-        Assert.Equal(6, queueRoles.Count);
-        Assert.All(queueRoles, a => Assert.StartsWith($"{account}/queueServices/default/queues/", a.Scope, StringComparison.Ordinal));
-        Assert.DoesNotContain(infra.Example.RoleAssignments, a => a.RoleDefinitionId == StorageQueueDataContributor);
+        Assert.Equal(2, sweepQueues.Count);
+        Assert.All(sweepQueues, q => Assert.StartsWith($"{account}/queueServices/default/queues/", q, StringComparison.Ordinal));
+        Assert.All(sweepQueues, q => Assert.Equal(
+            new[] { StorageQueueDataReader, StorageQueueDataMessageProcessor, StorageQueueDataMessageSender }.Order(),
+            onSweepQueues.Where(a => a.Scope == q).Select(a => a.RoleDefinitionId).Order()));
+        Assert.DoesNotContain(onSweepQueues, a => a.RoleDefinitionId == StorageQueueDataContributor);
     }
 
     private static string[] Queues(Deployment deployment) =>
