@@ -90,9 +90,15 @@ param alertActionGroupIds string[] = []
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
+@description('Most instances the plan runs. Also the sweeper\'s divisor: each queue worker instance gets sweeperProviderRequestsPerSecond / this, so all of them together stay within the provider\'s rate.')
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
+
+@description('Provider token requests per second, per provider, from all sweeping together (at least maximumInstanceCount).')
+@minValue(1)
+@maxValue(10000)
+param sweeperProviderRequestsPerSecond int = 50
 
 param tags object = {}
 
@@ -118,6 +124,9 @@ var hostContainers = ['azure-webjobs-hosts', 'azure-webjobs-secrets']
 var entraAuthClientIdChecked = entraAuthEnabled && empty(entraAuthClientId)
   ? fail('entraAuthEnabled is true but entraAuthClientId is empty: set the client id of the API\'s app registration (infra/README.md), or set entraAuthEnabled = false for a trial.')
   : entraAuthClientId
+var sweeperProviderRequestsPerSecondChecked = sweeperProviderRequestsPerSecond < maximumInstanceCount
+  ? fail('sweeperProviderRequestsPerSecond (${sweeperProviderRequestsPerSecond}) is below maximumInstanceCount (${maximumInstanceCount}): each sweep worker instance needs a whole request per second of the provider\'s rate.')
+  : sweeperProviderRequestsPerSecond
 var entraAuthAllowedClientApplicationsChecked = entraAuthEnabled && empty(entraAuthAllowedClientApplications)
   ? fail('entraAuthEnabled is true but entraAuthAllowedClientApplications is empty, which would admit every application in the tenant: list the client ids of the front ends\' back ends.')
   : entraAuthAllowedClientApplications
@@ -131,6 +140,10 @@ var eventQueues = [eventsQueueName, '${eventsQueueName}-poison']
 var eventsWebhookUrlChecked = !empty(eventsWebhookUrl) && !startsWith(eventsWebhookUrl, 'https://')
   ? fail('eventsWebhookUrl must be an https URL.')
   : eventsWebhookUrl
+// The sweeper's work-item queue (SweepQueueName) and the poison queue the Functions host moves failed items to.
+var sweepQueue = 'functionsauth-sweep'
+var sweepQueues = [sweepQueue, '${sweepQueue}-poison']
+var appQueues = concat(eventQueues, sweepQueues)
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: names.identity
@@ -166,7 +179,7 @@ module storage 'modules/storage.bicep' = {
     deploymentContainerName: names.deploymentContainer
     hostContainerNames: hostContainers
     tableNames: [sessionsTable, dueIndexTable]
-    queueNames: eventQueues
+    queueNames: appQueues
     allowPublicNetworkAccess: allowPublicNetworkAccess
     location: location
     tags: allTags
@@ -217,7 +230,7 @@ module rbac 'modules/rbac.bicep' = {
     hostContainerNames: hostContainers
     deploymentContainerName: names.deploymentContainer
     tableNames: [sessionsTable, dueIndexTable]
-    queueNames: eventQueues
+    queueNames: appQueues
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     deployerPrincipalId: deployerPrincipalId
@@ -261,7 +274,8 @@ var appSettings = union(
     AzureWebJobsStorage__credential: 'managedidentity'
     AzureWebJobsStorage__clientId: identity.properties.clientId
     AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
-    // The EventWebhook queue trigger reads through the host's storage connection.
+    // The queue triggers (EventWebhook, SweepWorker) read through the host's storage connection; the sweep planner
+    // enqueues through it too.
     AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
     // DefaultAzureCredential in the app picks the user-assigned identity by this client id.
     AZURE_CLIENT_ID: identity.properties.clientId
@@ -280,6 +294,9 @@ var appSettings = union(
     EventsQueueName: eventsQueueName
     // Without a webhook the function stays off, so events stay on the queue for the app to read.
     'AzureWebJobs.EventWebhook.Disabled': empty(eventsWebhookUrlChecked) ? 'true' : 'false'
+    SweepQueueName: sweepQueue
+    FunctionsAuth__Sweeper__MaxInstances: string(maximumInstanceCount)
+    FunctionsAuth__Sweeper__ProviderRequestsPerSecond: string(sweeperProviderRequestsPerSecondChecked)
   },
   empty(eventsWebhookUrlChecked)
     ? {}

@@ -11,7 +11,7 @@ param deploymentContainerName string
 
 param tableNames string[]
 
-@description('Queues the app enqueues session events to and the EventWebhook trigger reads (with its poison queue).')
+@description('Every queue the app uses: session events and the sweep\'s work items, each with its poison queue.')
 param queueNames string[]
 param keyVaultName string
 param applicationInsightsName string
@@ -122,12 +122,12 @@ resource sessionTables 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   }
 ]
 
-// Session events: one assignment per queue, never the account. The app enqueues (add); the EventWebhook trigger
-// receives, hides a failed message again (update: not in Message Processor) and deletes it; the platform reads the
-// queue's length to scale; the host creates-if-missing and adds to the poison queue before moving a message there
+// Every queue of the app (session events, sweep work items, their poison queues): one assignment per queue, never
+// the account. The app enqueues (add); the queue triggers (EventWebhook, SweepWorker) receive, hide a failed message
+// again (update: not in Message Processor) and delete it; the platform reads a queue's length to scale; the host creates-if-missing and adds to the poison queue before moving a message there
 // (Message Sender alone would fail that create with 403 and leave the message cycling). Contributor, scoped to
-// these two queues, is the narrowest built-in role that covers all of it.
-resource eventQueues 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+// these queues, is the narrowest built-in role that covers all of it.
+resource appQueueContributors 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for (queueName, i) in queueNames: {
     name: guid(queues[i].id, appPrincipalId, roles.storageQueueDataContributor)
     scope: queues[i]

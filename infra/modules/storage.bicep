@@ -10,7 +10,7 @@ param hostContainerNames string[]
 @description('Tables the app keeps sessions in (created here: the app identity cannot create tables).')
 param tableNames string[]
 
-@description('Queues the app uses (session events and their poison queue; created here, so the app identity needs no right to create queues).')
+@description('Queues the app uses: session events, the sweep\'s work items, and their poison queues (created here, so the app identity needs no right to create queues).')
 param queueNames string[]
 
 @description('Accept requests from the internet as well as through the private endpoints (a first trial only).')

@@ -41,6 +41,8 @@ public static class FunctionsAuthServiceCollectionExtensions
                 options.Callers.ClientPrincipalHeaderTrusted =
                     string.Equals(configuration["WEBSITE_AUTH_ENABLED"], "true", StringComparison.OrdinalIgnoreCase)
                     || string.Equals(configuration["LocalHost:TrustClientPrincipalHeader"], "true", StringComparison.OrdinalIgnoreCase);
+                options.Sweeper.QueueName = SweeperOptions.ResolveQueueName(configuration);
+                options.Sweeper.QueueConfigured = SweepQueue.IsConfiguredIn(configuration);
             })
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FunctionsAuthOptions>, FunctionsAuthOptionsValidator>());
@@ -82,6 +84,9 @@ public static class FunctionsAuthServiceCollectionExtensions
         services.TryAddSingleton<ReEncryptionScan>();
         services.TryAddSingleton<Sweeper>();
         services.TryAddSingleton<ISweeper>(static sp => sp.GetRequiredService<Sweeper>());
+        services.TryAddSingleton<ISweepWorker>(static sp => sp.GetRequiredService<Sweeper>());
+        services.TryAddSingleton<SweepQueue>();
+        services.TryAddSingleton<ProviderRateLimits>();
 
         services.TryAddSingleton<EventsQueue>();
         services.TryAddSingleton<SessionEventPublisher>();

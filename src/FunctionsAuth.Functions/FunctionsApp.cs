@@ -19,6 +19,7 @@ public static class FunctionsApp
         builder.Services.AddFunctionsAuthTelemetry(builder.Configuration, static telemetry => telemetry.UseFunctionsWorkerDefaults());
         builder.Services.AddSingleton<IFunctionMetadataTransformer, SweeperScheduleDefault>();
         builder.Services.AddSingleton<IFunctionMetadataTransformer, EventsQueueNameDefault>();
+        builder.Services.AddSingleton<IFunctionMetadataTransformer, SweepQueueNameDefault>();
         return builder.Build();
     }
 }

@@ -41,19 +41,27 @@ internal sealed partial class QueueTriggerHost(
             .Where(function => !FunctionEndpoints.IsDisabled(configuration, function.Name))
             .Select(function => ListenAsync(function, stoppingToken)));
 
-    /// <summary>A <c>%Setting%</c> queue name resolved from configuration, as the Functions host resolves it.</summary>
-    internal static string ResolveQueueName(string queueName, IConfiguration configuration)
-    {
-        if (queueName.Length > 2 && queueName[0] == '%' && queueName[^1] == '%')
+    /// <summary>
+    /// A queue name with <c>%Setting%</c> parts (<c>%SweepQueueName%-poison</c>) resolved from configuration, as the
+    /// Functions host resolves binding expressions; the sweep queue's setting falls back to its documented default, as
+    /// the Functions app's metadata does.
+    /// </summary>
+    internal static string ResolveQueueName(string queueName, IConfiguration configuration) =>
+        SettingExpression().Replace(queueName, match =>
         {
-            var setting = queueName[1..^1];
+            var setting = match.Groups[1].Value;
+            if (setting == FunctionsAuth.Configuration.SweeperOptions.QueueNameSetting)
+            {
+                return FunctionsAuth.Configuration.SweeperOptions.ResolveQueueName(configuration);
+            }
+
             return configuration[setting] is { Length: > 0 } value
                 ? value
                 : throw new InvalidOperationException($"The queue name setting '{setting}' is not set.");
-        }
+        });
 
-        return queueName;
-    }
+    [System.Text.RegularExpressions.GeneratedRegex("%([^%]+)%")]
+    private static partial System.Text.RegularExpressions.Regex SettingExpression();
 
     /// <summary>
     /// The queue service for a trigger's <c>Connection</c> setting (default <c>AzureWebJobsStorage</c>): a

@@ -1,11 +1,17 @@
 using BenchmarkDotNet.Running;
 using FunctionsAuth.Benchmarks;
 
-// `storage-cost` measures storage transactions and `refresh-latency` a refresh on the request path (console reports);
+// `storage-cost` measures storage transactions, `refresh-latency` a refresh on the request path and `sweep-fanout` the
+// queue fan-out with 1, 2 and 3 instances (console reports);
 // anything else goes to BenchmarkDotNet.
 if (args is ["storage-cost", ..])
 {
     return await StorageCostReport.RunAsync(args[1..]);
+}
+
+if (args is ["sweep-fanout", ..])
+{
+    return await FanOutReport.RunAsync(args[1..]);
 }
 
 if (args is ["refresh-latency", ..])

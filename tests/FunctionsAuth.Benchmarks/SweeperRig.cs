@@ -57,10 +57,17 @@ internal sealed class SweeperRig : IAsyncDisposable
 
     public Sweeper Sweeper => services.GetRequiredService<Sweeper>();
 
-    public static async Task<SweeperRig> CreateAsync(FakeProvider provider, int parallelism)
+    public IServiceProvider Services => services;
+
+    public static Task<SweeperRig> CreateAsync(FakeProvider provider, int parallelism) => CreateAsync(provider, parallelism, Guid.NewGuid().ToString("N")[..10], null, null);
+
+    /// <summary>
+    /// One instance: rigs created with the same <paramref name="suffix"/> share their tables, as instances of one
+    /// deployment do; <paramref name="settings"/> add to the configuration, <paramref name="configure"/> to the services.
+    /// </summary>
+    public static async Task<SweeperRig> CreateAsync(FakeProvider provider, int parallelism, string suffix, IReadOnlyDictionary<string, string?>? settings, Action<IServiceCollection>? configure)
     {
         var connectionString = await Azurite.GetConnectionStringAsync();
-        var suffix = Guid.NewGuid().ToString("N")[..10];
         var sessionsTable = "benchsessions" + suffix;
         var dueTable = "benchdue" + suffix;
         var counter = new StorageCounter(dueTable);
@@ -84,12 +91,13 @@ internal sealed class SweeperRig : IAsyncDisposable
 
             // The limit measured is parallelism / latency: the provider rate limit must not be the bottleneck.
             ["FunctionsAuth:Sweeper:ProviderRequestsPerSecond"] = "10000",
-        }).Build();
+        }).AddInMemoryCollection(settings ?? new Dictionary<string, string?>()).Build();
 
         var collection = new ServiceCollection();
         collection.AddSingleton<IConfiguration>(configuration);
         collection.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole());
         collection.AddSingleton(tables);
+        configure?.Invoke(collection);
         collection.AddFunctionsAuth();
         var providerTimer = new ProviderTimer();
         collection.AddHttpClient(OAuth.OAuthClient.HttpClientName).AddHttpMessageHandler(() => new ProviderTimingHandler(providerTimer));
@@ -148,10 +156,18 @@ internal sealed class SweeperRig : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Tables.DeleteTableAsync(SessionsTable);
-        await Tables.DeleteTableAsync(DueTable);
+        await DeleteTablesAsync();
         await services.DisposeAsync();
     }
+
+    public async Task DeleteTablesAsync()
+    {
+        await Tables.DeleteTableAsync(SessionsTable);
+        await Tables.DeleteTableAsync(DueTable);
+    }
+
+    /// <summary>An instance that shares the tables with another and is disposed without deleting them.</summary>
+    public ValueTask DisposeServicesAsync() => services.DisposeAsync();
 }
 
 /// <summary>Counts storage requests (each retry too: each is a billed transaction) by table and kind, and times them.</summary>
@@ -272,6 +288,7 @@ internal static class Azurite
     private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     private static readonly Lazy<Task<string>> Started = new(StartAsync);
     private static Process? process;
+    private static Process? queueProcess;
 
     public static Task<string> GetConnectionStringAsync() => Started.Value;
 
@@ -280,6 +297,7 @@ internal static class Azurite
         try
         {
             process?.Kill(entireProcessTree: true);
+            queueProcess?.Kill(entireProcessTree: true);
         }
         catch (InvalidOperationException)
         {
@@ -309,6 +327,8 @@ internal static class Azurite
         }
 
         var portText = port.ToString(CultureInfo.InvariantCulture);
+        var queuePort = FreePort();
+        queueProcess = StartQuiet(Path.Combine(root, "node_modules", ".bin", "azurite-queue"), "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--queueHost", "127.0.0.1", "--queuePort", queuePort.ToString(CultureInfo.InvariantCulture));
         process = Process.Start(new ProcessStartInfo(azurite)
         {
             ArgumentList = { "--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--tableHost", "127.0.0.1", "--tablePort", portText },
@@ -338,7 +358,55 @@ internal static class Azurite
             }
         }
 
-        return $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};TableEndpoint=http://127.0.0.1:{portText}/devstoreaccount1;";
+        await WaitForPortAsync(queuePort, queueProcess);
+        return $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};TableEndpoint=http://127.0.0.1:{portText}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{queuePort.ToString(CultureInfo.InvariantCulture)}/devstoreaccount1;";
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static Process StartQuiet(string file, params string[] arguments)
+    {
+        var info = new ProcessStartInfo(file)
+        {
+            WorkingDirectory = Directory.CreateTempSubdirectory("azurite-bench-").FullName,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var started = Process.Start(info) ?? throw new InvalidOperationException($"{Path.GetFileName(file)} did not start.");
+        started.OutputDataReceived += static (_, _) => { };
+        started.ErrorDataReceived += static (_, _) => { };
+        started.BeginOutputReadLine();
+        started.BeginErrorReadLine();
+        return started;
+    }
+
+    private static async Task WaitForPortAsync(int port, Process owner)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, port);
+                return;
+            }
+            catch (SocketException) when (waited.Elapsed < TimeSpan.FromSeconds(60) && !owner.HasExited)
+            {
+                await Task.Delay(100);
+            }
+        }
     }
 
     private static string RepositoryRoot()

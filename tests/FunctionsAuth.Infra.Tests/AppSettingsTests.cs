@@ -77,6 +77,18 @@ public sealed class AppSettingsTests(InfraFixture infra)
     }
 
     [Fact]
+    public void SweepQueue_ReachedThroughTheHostStorageConnection_WithTheInstanceCountAsTheRateDivisor()
+    {
+        var settings = infra.Example.AppSettings;
+        var account = Deployment.IdOf(infra.Example.Single("Microsoft.Storage/storageAccounts"));
+
+        // The queue trigger and the planner both read AzureWebJobsStorage: one queue service for both.
+        Assert.StartsWith($"[reference('{account}',", settings["AzureWebJobsStorage__queueServiceUri"], StringComparison.Ordinal);
+        Assert.EndsWith(".primaryEndpoints.queue]", settings["AzureWebJobsStorage__queueServiceUri"], StringComparison.Ordinal);
+        Assert.Equal(infra.Example.FunctionApp.At("properties.functionAppConfig.scaleAndConcurrency.maximumInstanceCount")!.Value.GetRawText(), settings["FunctionsAuth__Sweeper__MaxInstances"]);
+    }
+
+    [Fact]
     public void DefaultAzureCredential_UsesTheAppIdentity()
     {
         var settings = infra.Example.AppSettings;

@@ -99,6 +99,26 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
         Assert.DoesNotContain(infra.Example.RoleAssignments, a => a.RoleDefinitionId == KeyVaultSecretsOfficer);
     }
 
+    [Fact]
+    public void QueueRoles_AreContributorOnEachOfTheAppsQueues_AndNothingOnTheAccount()
+    {
+        var account = Deployment.IdOf(infra.Example.Single("Microsoft.Storage/storageAccounts"));
+        var queues = Queues(infra.Example);
+        var queueRoles = infra.Example.RoleAssignments.Where(a => a.RoleDefinitionId == StorageQueueDataContributor).ToList();
+
+        // Session events and sweep work items, each with its poison queue: one Contributor assignment per queue
+        // (Reader + Message Processor cannot update a failed message's visibility; Sender cannot create the poison queue).
+        Assert.Equal(
+            new[] { "functionsauth-sweep", "functionsauth-sweep-poison", "sessionevents", "sessionevents-poison" },
+            queues.Select(q => q[(q.LastIndexOf('/') + 1)..]).Order());
+        Assert.All(queues, q => Assert.StartsWith($"{account}/queueServices/default/queues/", q, StringComparison.Ordinal));
+        Assert.Equal(queues, queueRoles.Select(a => a.Scope).Order());
+        Assert.DoesNotContain(infra.Example.RoleAssignments, a => a.Scope == account && a.RoleDefinitionId == StorageQueueDataContributor);
+    }
+
+    private static string[] Queues(Deployment deployment) =>
+        [.. deployment.OfType("Microsoft.Storage/storageAccounts/queueServices/queues").Select(Deployment.IdOf).Order()];
+
     private static string Container(Deployment deployment, string name) =>
         Deployment.IdOf(deployment.OfType("Microsoft.Storage/storageAccounts/blobServices/containers").Single(c => c.GetProperty("name").GetString()!.EndsWith($"/{name}", StringComparison.Ordinal)));
 

@@ -44,6 +44,19 @@ public sealed class StorageTests(InfraFixture infra)
     }
 
     [Fact]
+    public void SweepQueues_AreCreatedByTheTemplate_TheOneTheAppIsToldAndItsPoisonQueue()
+    {
+        // The app's identity is scoped to these queues and cannot create them itself.
+        var queues = infra.Example.OfType("Microsoft.Storage/storageAccounts/queueServices/queues")
+            .Select(c => c.GetProperty("name").GetString()!.Split('/')[^1])
+            .Order();
+        var configured = infra.Example.AppSettings[SweeperOptions.QueueNameSetting];
+
+        Assert.Equal([configured, configured + "-poison"], queues);
+        Assert.Equal(SweeperOptions.DefaultQueueName, configured);
+    }
+
+    [Fact]
     public void BlobContainers_AreNotPublic()
     {
         var containers = infra.Example.OfType("Microsoft.Storage/storageAccounts/blobServices/containers").ToList();

@@ -151,9 +151,44 @@ public sealed class SweeperOptions
     /// <summary>Slack added to schedule interval + lease when checking the refresh window.</summary>
     public TimeSpan SafetyMargin { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Provider token requests per second, per provider, from one sweeper run.</summary>
+    /// <summary>
+    /// Provider token requests per second, per provider, from all sweeping together (over any one-second window): an
+    /// in-process run takes all of it, a queue worker instance <see cref="MaxInstances"/>'s share of it.
+    /// </summary>
     [Range(1, 10_000)]
     public int ProviderRequestsPerSecond { get; set; } = 50;
+
+    /// <summary>App setting naming the sweep work-item queue (flat: the queue trigger resolves <c>%SweepQueueName%</c>).</summary>
+    public const string QueueNameSetting = "SweepQueueName";
+
+    public const string DefaultQueueName = "functionsauth-sweep";
+
+    /// <summary>Copied from the <see cref="QueueNameSetting"/> app setting (its default when unset). Internal, so the binder leaves it alone.</summary>
+    internal string QueueName { get; set; } = DefaultQueueName;
+
+    /// <summary>Whether the queue connection (<c>AzureWebJobsStorage</c>, as the queue trigger reads it) is configured.</summary>
+    internal bool QueueConfigured { get; set; }
+
+    public static string ResolveQueueName(IConfiguration configuration) =>
+        configuration[QueueNameSetting] is { Length: > 0 } name ? name : DefaultQueueName;
+
+    /// <summary>Where a run's work goes: <see cref="SweepFanOut.Auto"/> sweeps in process below <see cref="FanOutThreshold"/> due sessions.</summary>
+    public SweepFanOut FanOut { get; set; } = SweepFanOut.Auto;
+
+    /// <summary>With <see cref="SweepFanOut.Auto"/>: runs with more due index rows than this hand them to the queue.</summary>
+    [Range(0, 1_000_000)]
+    public int FanOutThreshold { get; set; } = 1_000;
+
+    /// <summary>Most due index rows per work item (queue message).</summary>
+    [Range(1, 200)]
+    public int WorkItemSize { get; set; } = 100;
+
+    /// <summary>
+    /// How many instances may run queue workers at once: the Flex Consumption plan's <c>maximumInstanceCount</c>
+    /// (infra/ sets it). Each worker instance gets <see cref="ProviderRequestsPerSecond"/> / this, so the sum holds.
+    /// </summary>
+    [Range(1, 1_000)]
+    public int MaxInstances { get; set; } = 1;
 
     /// <summary>First back-off after a transient failure; doubles per failure (with jitter) up to <see cref="MaxBackoff"/>.</summary>
     public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromMinutes(1);
@@ -168,6 +203,19 @@ public sealed class SweeperOptions
 
     /// <summary>Sessions older than this are purged whatever their state.</summary>
     public TimeSpan AbsoluteLifetime { get; set; } = TimeSpan.FromDays(90);
+}
+
+/// <summary>Where a sweeper run's due sessions are refreshed.</summary>
+public enum SweepFanOut
+{
+    /// <summary>In process while the due sessions are few (<see cref="SweeperOptions.FanOutThreshold"/>) and no work items are queued; the queue beyond.</summary>
+    Auto,
+
+    /// <summary>Always in the timer's own process (no queue needed).</summary>
+    InProcess,
+
+    /// <summary>Always as work items on the queue.</summary>
+    Queue,
 }
 
 public enum ProviderKind

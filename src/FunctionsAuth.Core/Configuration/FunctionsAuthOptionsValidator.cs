@@ -8,7 +8,7 @@ namespace FunctionsAuth.Configuration;
 /// The options' attributes (source-generated validators) and the rules across fields, checked at start-up so a bad
 /// configuration fails the host instead of a user's request. Every failure names its setting.
 /// </summary>
-internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<FunctionsAuthOptions>
+internal sealed partial class FunctionsAuthOptionsValidator : IValidateOptions<FunctionsAuthOptions>
 {
     private static readonly FunctionsAuthOptionsAttributeValidator Attributes = new();
     private static readonly ProviderOptionsAttributeValidator ProviderAttributes = new();
@@ -184,6 +184,22 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
             failures.Add($"FunctionsAuth:Sweeper:SafetyMargin ({sweeper.SafetyMargin}) must not be negative.");
         }
 
+        if (sweeper.MaxInstances > sweeper.ProviderRequestsPerSecond)
+        {
+            // Each worker instance gets a whole number of requests per second: below one, the shares could not add up to the limit.
+            failures.Add($"FunctionsAuth:Sweeper:MaxInstances ({sweeper.MaxInstances}) must not exceed Sweeper:ProviderRequestsPerSecond ({sweeper.ProviderRequestsPerSecond}): each queue worker instance gets a whole share of the provider's rate.");
+        }
+
+        if (!QueueNamePattern().IsMatch(sweeper.QueueName))
+        {
+            failures.Add($"{SweeperOptions.QueueNameSetting} '{sweeper.QueueName}' must be 3 to 56 lowercase letters, digits or single hyphens, starting and ending with a letter or digit (a queue name that leaves room for '-poison').");
+        }
+
+        if (sweeper.FanOut == SweepFanOut.Queue && !sweeper.QueueConfigured)
+        {
+            failures.Add($"FunctionsAuth:Sweeper:FanOut is Queue but no queue connection is configured: set {Sweeping.SweepQueue.ConnectionSetting} (a connection string) or {Sweeping.SweepQueue.ConnectionSetting}__queueServiceUri.");
+        }
+
         TimeSpan interval;
         try
         {
@@ -237,6 +253,10 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
             failures.Add($"FunctionsAuth:Events:WebhookTimeout ({events.WebhookTimeout}) must be positive.");
         }
     }
+
+    /// <summary>Storage queue names: 3-63 lowercase letters, digits and single hyphens; 56 at most here, for the poison queue's suffix.</summary>
+    [GeneratedRegex("^(?=.{3,56}$)[a-z0-9]+(-[a-z0-9]+)*$")]
+    private static partial Regex QueueNamePattern();
 
     /// <summary>The longest gap between two consecutive occurrences of an NCRONTAB schedule (seconds field first).</summary>
     internal static TimeSpan ScheduleInterval(string schedule)

@@ -28,6 +28,7 @@ public sealed class FunctionsAuthMetrics
     private readonly Counter<long> circuitTransitions;
     private readonly Counter<long> events;
     private readonly Counter<long> webhookDeliveries;
+    private readonly Counter<long> sweepWorkItems;
 
     public FunctionsAuthMetrics(IMeterFactory meterFactory)
     {
@@ -45,6 +46,7 @@ public sealed class FunctionsAuthMetrics
         circuitTransitions = meter.CreateCounter<long>("functionsauth.provider.circuit.transitions", "{transition}", "Changes of a provider's circuit breaker state (open, half_open, closed).");
         events = meter.CreateCounter<long>("functionsauth.events", "{event}", "Session events by kind (reauth_required, failing, recovered, revoked, purged) and result (enqueued, failed, dropped).");
         webhookDeliveries = meter.CreateCounter<long>("functionsauth.events.webhook.deliveries", "{delivery}", "Webhook delivery attempts of session events, by result (delivered, rejected, timeout, unreachable).");
+        sweepWorkItems = meter.CreateCounter<long>("functionsauth.sweeper.work_items", "{item}", "Sweep work items (queue messages), by stage: planned, then completed, budget_exhausted, cancelled or failed as a worker ran them, malformed, and poison once the host gave up on one.");
         sweeperErrors = meter.CreateCounter<long>("functionsauth.sweeper.errors", "{error}", "Sessions a sweeper run could not handle because of an exception (storage, decryption...).");
     }
 
@@ -84,6 +86,14 @@ public sealed class FunctionsAuthMetrics
         if (count > 0)
         {
             sweeperErrors.Add(count);
+        }
+    }
+
+    internal void SweepWorkItems(string stage, long count = 1)
+    {
+        if (count > 0)
+        {
+            sweepWorkItems.Add(count, new KeyValuePair<string, object?>("stage", stage));
         }
     }
 

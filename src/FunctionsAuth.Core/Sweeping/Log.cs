@@ -44,4 +44,33 @@ internal static partial class Log
 
     [LoggerMessage(5007, LogLevel.Warning, "Sweeper: due-index rows could not be removed; they are stale and a later run drops them.")]
     public static partial void IndexCleanupFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(5008, LogLevel.Warning, "Sweeper: the queue {Queue} could not be created with the app's identity; infra/ is expected to have created it.")]
+    public static partial void QueueCreationForbidden(ILogger logger, string queue);
+
+    [LoggerMessage(5009, LogLevel.Information, "Sweeper run {Result} in {DurationMs} ms: {Planned} due index rows handed to the queue {Queue} as {Items} work items ({Backlog} work items were still queued).")]
+    public static partial void RunPlanned(ILogger logger, string result, long durationMs, int planned, int items, string queue, int backlog);
+
+    [LoggerMessage(EventId = 5010, Message = "Sweep work item {Result} in {DurationMs} ms: {Rows} index rows, {Due} sessions due, {Refreshed} refreshed, {Skipped} skipped, {Failed} failed, {Reauth} need sign-in, {Purged} purged, {IndexHealed} stale index rows dropped, {Errors} errors; planned {AgeMs} ms ago.")]
+    public static partial void WorkItemCompleted(
+        ILogger logger,
+        LogLevel level,
+        string result,
+        long durationMs,
+        int rows,
+        int due,
+        int refreshed,
+        int skipped,
+        int failed,
+        int reauth,
+        int purged,
+        int indexHealed,
+        int errors,
+        long ageMs);
+
+    [LoggerMessage(5011, LogLevel.Error, "Sweeper: a message on the work-item queue is not a sweep work item ({Reason}); it is retried and then moved to the poison queue.")]
+    public static partial void WorkItemMalformed(ILogger logger, string reason);
+
+    [LoggerMessage(5012, LogLevel.Error, "Sweeper: a work item of {Rows} index rows (first session {Session}) failed every attempt and was moved to {Queue}-poison; its sessions stay in the due index and the next run plans them again.")]
+    public static partial void WorkItemPoisoned(ILogger logger, string queue, int rows, string session);
 }

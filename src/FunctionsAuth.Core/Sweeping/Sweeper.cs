@@ -19,7 +19,7 @@ namespace FunctionsAuth.Sweeping;
 /// it alone (not due: no provider call, no write). Rows still under an old encryption key are re-encrypted as the run
 /// passes them. Bounded parallelism, a per-provider rate limit, a time budget; one failing session never stops a run.
 /// </summary>
-internal sealed class Sweeper : ISweeper
+internal sealed class Sweeper : ISweeper, ISweepWorker
 {
     /// <summary>Index rows per query page: one storage read per this many due sessions.</summary>
     internal const int PageSize = 1000;
@@ -35,6 +35,8 @@ internal sealed class Sweeper : ISweeper
     private readonly TimeProvider time;
     private readonly IOptions<FunctionsAuthOptions> options;
     private readonly ILogger<Sweeper> logger;
+    private readonly SweepQueue queue;
+    private readonly ProviderRateLimits rateLimits;
 
     public Sweeper(
         SessionStore store,
@@ -47,7 +49,9 @@ internal sealed class Sweeper : ISweeper
         FunctionsAuthMetrics metrics,
         TimeProvider time,
         IOptions<FunctionsAuthOptions> options,
-        ILogger<Sweeper> logger)
+        ILogger<Sweeper> logger,
+        SweepQueue queue,
+        ProviderRateLimits rateLimits)
     {
         this.store = store;
         this.crypto = crypto;
@@ -60,6 +64,8 @@ internal sealed class Sweeper : ISweeper
         this.time = time;
         this.options = options;
         this.logger = logger;
+        this.queue = queue;
+        this.rateLimits = rateLimits;
     }
 
     /// <summary>
@@ -69,16 +75,184 @@ internal sealed class Sweeper : ISweeper
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var summary = await SweepAsync(cancellationToken);
+        var plan = await PlanAsync(cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
-        if (summary.Errors > 0)
+        if (plan.InProcess is { Errors: > 0 } summary)
         {
             throw new AggregateException($"The sweeper could not handle {summary.Errors} session(s) (the first {summary.Exceptions.Count} attached); every other session was handled.", summary.Exceptions);
         }
     }
 
-    /// <summary>One run; returns its summary (also logged as one event and exported as metrics) instead of throwing.</summary>
-    internal async Task<SweepSummary> SweepAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The timer's run: reads the due index and either sweeps in process (<see cref="SweepFanOut.Auto"/> below the
+    /// threshold with no work item queued, or <see cref="SweepFanOut.InProcess"/>, or no queue configured) or enqueues the
+    /// rows as work items. It plans every due row each time, even rows of items still queued: the index is the truth,
+    /// so a worker that died with an item costs its sessions at most until the next run, and a row planned twice costs
+    /// a read. The backlog is reported, since a lasting one means the workers cannot keep up.
+    /// </summary>
+    internal async Task<SweepPlan> PlanAsync(CancellationToken cancellationToken)
+    {
+        var sweeper = options.Value.Sweeper;
+        if (sweeper.FanOut == SweepFanOut.InProcess || !queue.IsConfigured)
+        {
+            return new SweepPlan(await SweepAsync(cancellationToken), 0, 0, 0);
+        }
+
+        var started = time.GetTimestamp();
+        using var budget = new CancellationTokenSource(sweeper.TimeBudget, time);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budget.Token);
+        var backlog = await queue.CountAsync(stop.Token);
+
+        var now = time.GetUtcNow();
+        await using var rows = store.QueryDueAsync(now, PageSize, stop.Token).GetAsyncEnumerator(stop.Token);
+        var buffered = new List<DueIndexEntry>();
+
+        // In process only when nothing is queued: then no worker holds an item, and the run may take the whole rate limit.
+        var inProcessUpTo = sweeper.FanOut == SweepFanOut.Auto && backlog == 0 ? sweeper.FanOutThreshold : -1;
+        var more = true;
+        while (buffered.Count <= inProcessUpTo && (more = await rows.MoveNextAsync()))
+        {
+            buffered.Add(rows.Current);
+        }
+
+        if (!more)
+        {
+            var local = buffered;
+            return new SweepPlan(await SweepAsync(cancellationToken, local), 0, 0, backlog);
+        }
+
+        // At least as many items as instances may work on them (when there are rows enough), so every instance the
+        // platform adds gets a share; the shares of the rate limit are fixed per instance.
+        var fill = sweeper.MaxInstances * sweeper.WorkItemSize;
+        while (buffered.Count < fill && (more = await rows.MoveNextAsync()))
+        {
+            buffered.Add(rows.Current);
+        }
+
+        var size = more ? sweeper.WorkItemSize : Math.Clamp((buffered.Count + sweeper.MaxInstances - 1) / sweeper.MaxInstances, 1, sweeper.WorkItemSize);
+        var items = 0;
+        var planned = 0;
+        var sending = new List<Task>();
+        async Task SendAsync(List<DueIndexEntry> chunk)
+        {
+            await queue.EnqueueAsync(new SweepWorkItem(now, chunk), stop.Token);
+            Interlocked.Increment(ref items);
+            Interlocked.Add(ref planned, chunk.Count);
+        }
+
+        // A few sends in flight: a large run is thousands of messages, each its own request.
+        using var gate = new SemaphoreSlim(sweeper.Parallelism);
+        async Task SendGatedAsync(List<DueIndexEntry> chunk)
+        {
+            await gate.WaitAsync(stop.Token);
+            try
+            {
+                await SendAsync(chunk);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }
+
+        string result;
+        try
+        {
+            var next = new List<DueIndexEntry>(size);
+            void Add(DueIndexEntry row)
+            {
+                next.Add(row);
+                if (next.Count == size)
+                {
+                    sending.Add(SendGatedAsync(next));
+                    next = new List<DueIndexEntry>(size);
+                }
+            }
+
+            buffered.ForEach(Add);
+            while (more && (more = await rows.MoveNextAsync()))
+            {
+                Add(rows.Current);
+            }
+
+            if (next.Count > 0)
+            {
+                sending.Add(SendGatedAsync(next));
+            }
+
+            await Task.WhenAll(sending);
+            result = SweepSummary.Completed;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // What was not enqueued is still in the index, due: the next run plans it.
+            await Task.WhenAll(sending.Select(Quietly));
+            result = cancellationToken.IsCancellationRequested ? SweepSummary.Cancelled : SweepSummary.BudgetExhausted;
+        }
+        catch (Exception)
+        {
+            // The queue failed: the sends still in flight finish before the gate goes; the run reports the failure, and
+            // the next run plans what is still due.
+            await Task.WhenAll(sending.Select(Quietly));
+            throw;
+        }
+
+        var elapsed = time.GetElapsedTime(started);
+        Log.RunPlanned(logger, result, (long)elapsed.TotalMilliseconds, planned, items, queue.Name, backlog);
+        metrics.SweeperRun(elapsed, result);
+        metrics.SweepWorkItems("planned", items);
+        return new SweepPlan(null, planned, items, backlog);
+    }
+
+    private static Task Quietly(Task task) =>
+        task.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    /// <summary>
+    /// One work item, as the queue-triggered function hands it over: its rows go through the same triage and refresh
+    /// stages as an in-process run, under this instance's share of the provider rate limit. Throws (so the host retries
+    /// the message after its visibility timeout, and moves it to the poison queue in the end) when the message is not a
+    /// work item, or when sessions failed with an exception; everything else in it has been handled by then, and a
+    /// retry finds those sessions done (no longer due).
+    /// </summary>
+    public async Task ProcessAsync(string message, CancellationToken cancellationToken)
+    {
+        if (!SweepWorkItem.TryParse(message, out var item, out var reason))
+        {
+            Log.WorkItemMalformed(logger, reason);
+            metrics.SweepWorkItems("malformed");
+            throw new InvalidDataException($"The message is not a sweep work item ({reason}); the host retries it and then moves it to the poison queue.");
+        }
+
+        var summary = await SweepCoreAsync(item.Rows.ToAsyncEnumerable(), rateLimits.Worker, cancellationToken);
+        Log.WorkItemCompleted(logger, LevelOf(summary), summary.Result, (long)summary.Duration.TotalMilliseconds, item.Rows.Count, summary.Due, summary.Refreshed, summary.Skipped, summary.Failed, summary.Reauth, summary.Purged, summary.IndexHealed, summary.Errors, (long)(time.GetUtcNow() - item.PlannedAt).TotalMilliseconds);
+        RecordSessions(summary);
+        metrics.SweepWorkItems(summary.Errors > 0 ? SweepSummary.FailedResult : summary.Result);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (summary.Errors > 0)
+        {
+            throw new AggregateException($"The sweep work item could not handle {summary.Errors} session(s) (the first {summary.Exceptions.Count} attached); every other session was handled.", summary.Exceptions);
+        }
+    }
+
+    /// <summary>Reports a work item the host gave up on (moved to the poison queue): its rows stay in the index, and the next run plans them again.</summary>
+    public Task ReportPoisonAsync(string message, CancellationToken cancellationToken)
+    {
+        var rows = SweepWorkItem.TryParse(message, out var item, out _) ? item.Rows.Count : 0;
+        Log.WorkItemPoisoned(logger, queue.Name, rows, item?.Rows.FirstOrDefault().Key.LogId ?? "-");
+        metrics.SweepWorkItems("poison");
+        return Task.CompletedTask;
+    }
+
+    /// <summary>One in-process run; returns its summary (also logged as one event and exported as metrics) instead of throwing.</summary>
+    internal async Task<SweepSummary> SweepAsync(CancellationToken cancellationToken, IReadOnlyList<DueIndexEntry>? scanned = null)
+    {
+        using var limiter = ProviderRateLimits.Create(options.Value.Sweeper.ProviderRequestsPerSecond);
+        var rows = scanned is null ? null : scanned.ToAsyncEnumerable();
+        return Report(await SweepCoreAsync(rows, limiter, cancellationToken));
+    }
+
+    /// <summary>Triage and refresh of <paramref name="rows"/> (null: the due index up to now), under <paramref name="limiter"/>.</summary>
+    private async Task<SweepSummary> SweepCoreAsync(IAsyncEnumerable<DueIndexEntry>? rows, PartitionedRateLimiter<string> limiter, CancellationToken cancellationToken)
     {
         var opts = options.Value;
         var started = time.GetTimestamp();
@@ -87,7 +261,6 @@ internal sealed class Sweeper : ISweeper
         // The budget stops the run taking new sessions; the ones in hand finish, and the next run picks up the rest.
         using var budget = new CancellationTokenSource(opts.Sweeper.TimeBudget, time);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budget.Token);
-        using var limiter = CreateRateLimiter(opts.Sweeper.ProviderRequestsPerSecond);
         var run = new SweepRun(RefreshDemand.NoLongerDue(opts), limiter, store, logger);
         string result;
         try
@@ -98,7 +271,7 @@ internal sealed class Sweeper : ISweeper
             // ahead of the refresh stage, whose workers then spend their time on the provider, not on reading rows.
             var parallel = new ParallelOptions { MaxDegreeOfParallelism = opts.Sweeper.Parallelism, CancellationToken = stop.Token };
             var dueSessions = Channel.CreateBounded<DueSession>(new BoundedChannelOptions(opts.Sweeper.Parallelism) { SingleWriter = false, SingleReader = false });
-            var triage = TriageAllAsync(run, now, parallel, dueSessions.Writer);
+            var triage = TriageAllAsync(run, rows ?? store.QueryDueAsync(now, PageSize, stop.Token), parallel, dueSessions.Writer);
             var refresh = Parallel.ForEachAsync(dueSessions.Reader.ReadAllAsync(stop.Token), parallel, (due, _) => new ValueTask(RefreshOneAsync(run, due, stop.Token)));
             await Task.WhenAll(triage, refresh);
 
@@ -131,14 +304,14 @@ internal sealed class Sweeper : ISweeper
             run.Error(ex);
         }
 
-        return Report(run.ToSummary(result, time.GetElapsedTime(started)));
+        return run.ToSummary(result, time.GetElapsedTime(started));
     }
 
-    private async Task TriageAllAsync(SweepRun run, DateTimeOffset now, ParallelOptions parallel, ChannelWriter<DueSession> dueSessions)
+    private async Task TriageAllAsync(SweepRun run, IAsyncEnumerable<DueIndexEntry> rows, ParallelOptions parallel, ChannelWriter<DueSession> dueSessions)
     {
         try
         {
-            await Parallel.ForEachAsync(store.QueryDueAsync(now, PageSize, parallel.CancellationToken), parallel, (entry, stop) => new ValueTask(TriageOneAsync(run, entry, dueSessions, stop)));
+            await Parallel.ForEachAsync(rows, parallel, (entry, stop) => new ValueTask(TriageOneAsync(run, entry, dueSessions, stop)));
         }
         finally
         {
@@ -330,12 +503,14 @@ internal sealed class Sweeper : ISweeper
         }
     }
 
+    private static LogLevel LevelOf(SweepSummary summary) =>
+        summary.Result == SweepSummary.Completed && summary.Failed == 0 && summary.Errors == 0 ? LogLevel.Information : LogLevel.Warning;
+
     private SweepSummary Report(SweepSummary summary)
     {
-        var level = summary.Result == SweepSummary.Completed && summary.Failed == 0 && summary.Errors == 0 ? LogLevel.Information : LogLevel.Warning;
         Log.RunCompleted(
             logger,
-            level,
+            LevelOf(summary),
             summary.Result,
             (long)summary.Duration.TotalMilliseconds,
             summary.Examined,
@@ -350,6 +525,12 @@ internal sealed class Sweeper : ISweeper
             summary.IndexHealed,
             summary.Errors);
         metrics.SweeperRun(summary.Duration, summary.Result);
+        RecordSessions(summary);
+        return summary;
+    }
+
+    private void RecordSessions(SweepSummary summary)
+    {
         metrics.SweeperSessions("refreshed", summary.Refreshed);
         metrics.SweeperSessions("skipped", summary.Skipped);
         metrics.SweeperSessions("failed", summary.Failed);
@@ -359,24 +540,12 @@ internal sealed class Sweeper : ISweeper
         metrics.SweeperSessions("reencrypted", summary.ReEncrypted);
         metrics.SweeperSessions("index_healed", summary.IndexHealed);
         metrics.SweeperErrors(summary.Errors);
-        return summary;
     }
-
-    /// <summary>
-    /// Per provider, for this run: a token bucket refilled every second. It paces requests in real time, as the
-    /// provider counts them, so it is not driven by the injected clock.
-    /// </summary>
-    private static PartitionedRateLimiter<string> CreateRateLimiter(int requestsPerSecond) =>
-        PartitionedRateLimiter.Create<string, string>(provider => RateLimitPartition.GetTokenBucketLimiter(provider, _ => new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = requestsPerSecond,
-            TokensPerPeriod = requestsPerSecond,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            QueueLimit = int.MaxValue,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-            AutoReplenishment = true,
-        }));
 
     /// <summary>An index row whose session triage found due for a refresh, with the row as read.</summary>
     private readonly record struct DueSession(DueIndexEntry Entry, SessionEntity Session);
 }
+
+/// <summary>What the timer's run did: swept in process (<see cref="InProcess"/>), or enqueued <see cref="Items"/> work items holding <see cref="Planned"/> rows.</summary>
+/// <param name="Backlog">Work items already queued when the run began.</param>
+internal sealed record SweepPlan(SweepSummary? InProcess, int Planned, int Items, int Backlog);

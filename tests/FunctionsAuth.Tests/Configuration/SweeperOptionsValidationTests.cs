@@ -72,3 +72,66 @@ public sealed class SweeperOptionsValidationTests
         Secrets = { ["token-encryption-key"] = Convert.ToBase64String(new byte[32]) },
     };
 }
+
+/// <summary>The fan-out's own start-up rules.</summary>
+public sealed class SweepFanOutOptionsValidationTests
+{
+    [Fact]
+    public void Validate_MoreInstancesThanRequestsPerSecond_RefusedBecauseTheSharesWouldNotAddUp()
+    {
+        var options = ValidOptions();
+        options.Sweeper.MaxInstances = 51;
+
+        var result = new FunctionsAuthOptionsValidator().Validate(null, options);
+
+        Assert.Contains("FunctionsAuth:Sweeper:MaxInstances (51) must not exceed Sweeper:ProviderRequestsPerSecond (50): each queue worker instance gets a whole share of the provider's rate.", result.Failures ?? []);
+    }
+
+    [Theory]
+    [InlineData("ab")]
+    [InlineData("Sweep")]
+    [InlineData("sweep--items")]
+    [InlineData("-sweep")]
+    [InlineData("a-queue-name-that-is-long-enough-to-leave-no-room-for-poison")]
+    public void Validate_QueueNameStorageWouldRefuse_NamesTheSetting(string name)
+    {
+        var options = ValidOptions();
+        options.Sweeper.QueueName = name;
+
+        var result = new FunctionsAuthOptionsValidator().Validate(null, options);
+
+        Assert.Contains(result.Failures ?? [], f => f.StartsWith($"{SweeperOptions.QueueNameSetting} '{name}' must be 3 to 56", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Validate_QueueFanOutWithoutAQueueConnection_Refused()
+    {
+        var options = ValidOptions();
+        options.Sweeper.FanOut = SweepFanOut.Queue;
+
+        var result = new FunctionsAuthOptionsValidator().Validate(null, options);
+
+        Assert.Contains(result.Failures ?? [], f => f.StartsWith("FunctionsAuth:Sweeper:FanOut is Queue but no queue connection is configured", StringComparison.Ordinal));
+        options.Sweeper.QueueConfigured = true;
+        Assert.True(new FunctionsAuthOptionsValidator().Validate(null, options).Succeeded);
+    }
+
+    [Fact]
+    public async Task Start_AutoWithoutAQueueConnection_StartsAndSweepsInProcess()
+    {
+        var environment = await TestEnvironment.CreateAsync();
+        environment.Settings.Remove("AzureWebJobsStorage");
+        await using var host = await environment.StartHostAsync();
+
+        var plan = await Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<FunctionsAuth.Sweeping.Sweeper>(host.Services).PlanAsync(CancellationToken.None);
+
+        Assert.NotNull(plan.InProcess);
+        Assert.Equal(0, plan.Items);
+    }
+
+    private static FunctionsAuthOptions ValidOptions() => new()
+    {
+        Storage = { ConnectionString = "UseDevelopmentStorage=true" },
+        Secrets = { ["token-encryption-key"] = Convert.ToBase64String(new byte[32]) },
+    };
+}

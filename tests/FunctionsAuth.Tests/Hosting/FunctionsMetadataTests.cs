@@ -30,6 +30,34 @@ public sealed class FunctionsMetadataTests
         Assert.Equal($"%{SweeperOptions.ScheduleSetting}%", trigger.GetProperty("schedule").GetString());
     }
 
+    [Theory]
+    [InlineData("SweepWorker", "%" + SweeperOptions.QueueNameSetting + "%")]
+    [InlineData("SweepPoison", "%" + SweeperOptions.QueueNameSetting + "%-poison")]
+    public void SweepQueueFunctions_AreQueueTriggersOnTheHostsStorageAndTheQueueNameSetting(string name, string queueName)
+    {
+        var trigger = Trigger(name, "queueTrigger");
+
+        Assert.Equal(queueName, trigger.GetProperty("queueName").GetString());
+
+        // No connection of its own: AzureWebJobsStorage, the one the planner enqueues through.
+        Assert.False(trigger.TryGetProperty("connection", out _));
+        Assert.Equal("String", trigger.GetProperty("dataType").GetString());
+    }
+
+    [Fact]
+    public void HostJson_QueueSettings_OneItemAtATimeWithRetriesAndAPromptPoll()
+    {
+        using var hostJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "host.json")));
+        var queues = hostJson.RootElement.GetProperty("extensions").GetProperty("queues");
+
+        Assert.Equal(1, queues.GetProperty("batchSize").GetInt32());
+        Assert.Equal(1, queues.GetProperty("newBatchThreshold").GetInt32());
+        Assert.Equal(5, queues.GetProperty("maxDequeueCount").GetInt32());
+        Assert.Equal("00:00:30", queues.GetProperty("visibilityTimeout").GetString());
+        Assert.Equal("00:00:02", queues.GetProperty("maxPollingInterval").GetString());
+        Assert.Equal("base64", queues.GetProperty("messageEncoding").GetString());
+    }
+
     [Fact]
     public void EventWebhook_IsAQueueTriggerOnTheEventsQueueSetting()
     {
@@ -43,7 +71,7 @@ public sealed class FunctionsMetadataTests
     public void Metadata_DeclaresExactlyTheContractsFunctions()
     {
         Assert.Equal(
-            ["CreateSession", "EventWebhook", "Health", "Refresh", "Revoke", "Sweeper"],
+            ["CreateSession", "EventWebhook", "Health", "Refresh", "Revoke", "SweepPoison", "SweepWorker", "Sweeper"],
             Functions.Select(f => f.GetProperty("name").GetString()).Order(StringComparer.Ordinal));
     }
 
