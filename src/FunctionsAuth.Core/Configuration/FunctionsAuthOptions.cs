@@ -171,8 +171,37 @@ public enum ClientAuthenticationMethod
 {
     /// <summary>From discovery (<c>token_endpoint_auth_methods_supported</c>); <c>client_secret_basic</c> when it does not say.</summary>
     Auto,
+
+    /// <summary><c>client_secret_basic</c>: the client secret in an HTTP Basic header.</summary>
     ClientSecretBasic,
+
+    /// <summary><c>client_secret_post</c>: the client secret in the form body.</summary>
     ClientSecretPost,
+
+    /// <summary>
+    /// <c>private_key_jwt</c> (RFC 7523): a short-lived JWT signed with <see cref="ProviderOptions.ClientCertificateName"/>'s
+    /// private key, built for each request. No shared secret crosses the wire.
+    /// </summary>
+    PrivateKeyJwt,
+
+    /// <summary>
+    /// Entra ID with the Function App's managed identity as a federated identity credential: the client assertion is the
+    /// identity's token for <c>api://AzureADTokenExchange</c>. No secret or certificate exists anywhere.
+    /// </summary>
+    ManagedIdentity,
+}
+
+/// <summary>Two generations of <c>private_key_jwt</c> assertion; a provider accepts the one it was built for.</summary>
+public enum ClientAssertionFormat
+{
+    /// <summary>RFC 7523 as Entra ID, Okta, Auth0 and Keycloak check it: <c>aud</c> = the token endpoint, <c>typ</c> <c>JWT</c>.</summary>
+    Rfc7523,
+
+    /// <summary>
+    /// draft-ietf-oauth-rfc7523bis (OpenIddict 7 requires it): <c>aud</c> = the issuer, <c>typ</c>
+    /// <c>client-authentication+jwt</c>, so an assertion cannot be replayed at another endpoint or taken for another JWT.
+    /// </summary>
+    Rfc7523bis,
 }
 
 public sealed class ProviderOptions
@@ -195,6 +224,16 @@ public sealed class ProviderOptions
     public string? Scopes { get; set; }
 
     public ClientAuthenticationMethod ClientAuthentication { get; set; } = ClientAuthenticationMethod.Auto;
+
+    /// <summary>
+    /// <see cref="ClientAuthenticationMethod.PrivateKeyJwt"/> only: the Key Vault certificate that signs client assertions
+    /// (its private key is read as the secret of the same name); without Key Vault, <c>FunctionsAuth:Secrets:&lt;name&gt;</c>
+    /// holding a PEM (certificate and private key, or the private key alone).
+    /// </summary>
+    public string? ClientCertificateName { get; set; }
+
+    /// <summary>The shape of <c>private_key_jwt</c> assertions: what the provider checks <c>aud</c> and <c>typ</c> against.</summary>
+    public ClientAssertionFormat ClientAssertionFormat { get; set; } = ClientAssertionFormat.Rfc7523;
 
     /// <summary>Overrides discovery; required when the provider has no discovery document.</summary>
     public Uri? TokenEndpoint { get; set; }

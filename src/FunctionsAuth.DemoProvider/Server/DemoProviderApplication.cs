@@ -30,6 +30,7 @@ internal static class DemoProviderApplication
         builder.Logging.AddFilter("FunctionsAuth.DemoProvider", LogLevel.Information);
 
         builder.Services.AddSingleton(statistics);
+        builder.Services.AddSingleton(TimeProvider.System);
 
         // ASP.NET Core authentication pulls in Data Protection; nothing here needs keys that outlive the process,
         // and tests must not write key files into the user's profile.
@@ -89,6 +90,7 @@ internal static class DemoProviderApplication
                       .AddEventHandler(CountSuccessfulTokenResponses.Descriptor)
                       .AddEventHandler(CountRevocationRequests.Descriptor)
                       .AddEventHandler(RejectRedeemedRefreshToken.Descriptor)
+                      .AddEventHandler(RejectReplayedClientAssertion.Descriptor)
                       .RemoveEventHandler(OpenIddictServerHandlers.RedeemTokenEntry.Descriptor)
                       .AddEventHandler(RedeemTokenEntryStrictly.Descriptor);
 
