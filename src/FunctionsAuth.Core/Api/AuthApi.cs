@@ -315,8 +315,9 @@ internal sealed class AuthApi : IAuthApi
             return InvalidRequest("'session' must be a session handle (43 base64url characters).");
         }
 
-        await sessions.RevokeAsync(key, cancellationToken);
-        return ApiResult.NoContent();
+        return await sessions.RevokeAsync(key, cancellationToken, request.RevokeGrant) == SignOutAction.Refuse
+            ? InvalidRequest("'revoke_grant': this provider's grants are never revoked on sign-out (SignOutRevocation=Never: the grant is shared by the user's other sessions); leave it out to delete the session.")
+            : ApiResult.NoContent();
     }
 
     private async Task<ApiResult> HandleAsync<TRequest>(

@@ -191,6 +191,29 @@ public enum ClientAuthenticationMethod
     ManagedIdentity,
 }
 
+/// <summary>Whether signing out (<c>POST /api/auth/revoke</c>) revokes the grant at the provider as well as deleting the session.</summary>
+public enum SignOutRevocation
+{
+    /// <summary><see cref="Never"/> for Google (<c>Kind=Google</c>, or the issuer <c>https://accounts.google.com</c>), <see cref="Always"/> for every other provider.</summary>
+    Auto,
+
+    /// <summary>
+    /// Revoke on every sign-out (RFC 7009), unless the app sends <c>"revoke_grant": false</c>: right where each sign-in gets
+    /// a grant of its own (OpenIddict, Auth0, Okta, Keycloak).
+    /// </summary>
+    Always,
+
+    /// <summary>Delete the session only; revoke when the app sends <c>"revoke_grant": true</c> (a "disconnect this app" button).</summary>
+    OnRequest,
+
+    /// <summary>
+    /// Delete the session only, and refuse <c>"revoke_grant": true</c>. Google's revocation ends the app's whole grant for
+    /// the user, so signing out on one device would end the same user's sessions on every other (they turn
+    /// <c>reauth_required</c>).
+    /// </summary>
+    Never,
+}
+
 /// <summary>Two generations of <c>private_key_jwt</c> assertion; a provider accepts the one it was built for.</summary>
 public enum ClientAssertionFormat
 {
@@ -231,6 +254,9 @@ public sealed class ProviderOptions
     /// holding a PEM (certificate and private key, or the private key alone).
     /// </summary>
     public string? ClientCertificateName { get; set; }
+
+    /// <summary>Whether sign-out revokes the grant at the provider; see <see cref="Configuration.SignOutRevocation"/>.</summary>
+    public SignOutRevocation SignOutRevocation { get; set; } = SignOutRevocation.Auto;
 
     /// <summary>The shape of <c>private_key_jwt</c> assertions: what the provider checks <c>aud</c> and <c>typ</c> against.</summary>
     public ClientAssertionFormat ClientAssertionFormat { get; set; } = ClientAssertionFormat.Rfc7523;

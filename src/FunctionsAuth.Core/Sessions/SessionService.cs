@@ -112,15 +112,27 @@ internal sealed class SessionService(
         return outcome;
     }
 
-    /// <summary>Deletes the session and revokes its refresh token at the provider (RFC 7009, best effort). Idempotent.</summary>
-    public async Task RevokeAsync(SessionKey key, CancellationToken cancellationToken)
+    /// <summary>
+    /// Deletes the session and, as the provider's <see cref="ProviderOptions.SignOutRevocation"/> and the app's
+    /// <paramref name="revokeGrant"/> decide (<see cref="SignOutRules"/>), revokes its refresh token at the provider
+    /// (RFC 7009, best effort). Idempotent.
+    /// </summary>
+    /// <returns><see cref="SignOutAction.Refuse"/> when nothing was done because revocation was asked for and is not allowed.</returns>
+    public async Task<SignOutAction> RevokeAsync(SessionKey key, CancellationToken cancellationToken, bool? revokeGrant = null)
     {
         for (var attempt = 0; attempt < 5; attempt++)
         {
             var session = await store.GetAsync(key, cancellationToken);
             if (session is null)
             {
-                return;
+                return SignOutAction.Delete;
+            }
+
+            options.Value.Providers.TryGetValue(session.Provider, out var provider);
+            var action = SignOutRules.Decide(SignOutRules.Resolve(provider), revokeGrant);
+            if (action == SignOutAction.Refuse)
+            {
+                return action;
             }
 
             // Delete first, conditionally: if a refresh rotated the token meanwhile, re-read and revoke the newer one.
@@ -137,11 +149,11 @@ internal sealed class SessionService(
 
             if (result == UpdateResult.NotFound)
             {
-                return;
+                return SignOutAction.Delete;
             }
 
             Log.SessionRevoked(logger, key, session.Provider);
-            if (session.RefreshToken is not null)
+            if (action == SignOutAction.DeleteAndRevoke && session.RefreshToken is not null)
             {
                 string refreshToken;
                 try
@@ -151,14 +163,18 @@ internal sealed class SessionService(
                 catch (TokenProtectionException)
                 {
                     Log.UndecryptableSession(logger, key);
-                    return;
+                    return action;
                 }
 
                 // The row is gone already: finish the provider's side even if the caller stops waiting.
                 await oauth.RevokeAsync(session.Provider, refreshToken, "refresh_token", CancellationToken.None);
             }
+            else if (action == SignOutAction.Delete)
+            {
+                Log.GrantKept(logger, key, session.Provider);
+            }
 
-            return;
+            return action;
         }
 
         throw new InvalidOperationException("The session kept changing while it was being revoked.");
