@@ -1,11 +1,17 @@
 using BenchmarkDotNet.Running;
 using FunctionsAuth.Benchmarks;
 
-// `storage-cost` measures storage transactions and `refresh-latency` a refresh on the request path (console reports);
+// `storage-cost` measures storage transactions, `refresh-latency` a refresh on the request path and `refresh-cadence`
+// provider calls per token lifetime (console reports);
 // anything else goes to BenchmarkDotNet.
 if (args is ["storage-cost", ..])
 {
     return await StorageCostReport.RunAsync(args[1..]);
+}
+
+if (args is ["refresh-cadence", ..])
+{
+    return RefreshCadenceReport.Run();
 }
 
 if (args is ["refresh-latency", ..])

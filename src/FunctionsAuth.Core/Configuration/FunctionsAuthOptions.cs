@@ -255,6 +255,21 @@ public sealed class ProviderOptions
     /// </summary>
     public string? ClientCertificateName { get; set; }
 
+    /// <summary>
+    /// This provider's <see cref="SweeperOptions.ActivityWindow"/>: sessions used within it are refreshed ahead of expiry.
+    /// Unset: the sweeper's, cut to the refresh token's own lifetime where the provider tells it (<c>refresh_expires_in</c>),
+    /// because each refresh extends the provider's idle session (Keycloak's SSO Session Idle) and a longer window would
+    /// keep it alive for a user who left.
+    /// </summary>
+    public TimeSpan? ActivityWindow { get; set; }
+
+    /// <summary>
+    /// Whether idle sessions are refreshed every <see cref="SweeperOptions.IdleRefreshInterval"/> so their refresh token
+    /// does not lapse from disuse. Unset: yes, except for sessions whose provider said when the refresh token dies
+    /// (<c>refresh_expires_in</c>): there the idle timeout is the provider's policy, not an accident to work around.
+    /// </summary>
+    public bool? KeepAlive { get; set; }
+
     /// <summary>Whether sign-out revokes the grant at the provider; see <see cref="Configuration.SignOutRevocation"/>.</summary>
     public SignOutRevocation SignOutRevocation { get; set; } = SignOutRevocation.Auto;
 

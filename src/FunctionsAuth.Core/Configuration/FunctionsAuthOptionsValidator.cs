@@ -236,6 +236,11 @@ internal sealed class FunctionsAuthOptionsValidator : IValidateOptions<Functions
 
         ValidateClientAuthentication(prefix, provider, options, failures);
 
+        if (provider.ActivityWindow is { } window && window <= TimeSpan.Zero)
+        {
+            failures.Add($"{prefix}:ActivityWindow ({window}) must be positive (leave it unset for the sweeper's).");
+        }
+
         foreach (var endpoint in new[] { provider.Issuer, provider.TokenEndpoint, provider.RevocationEndpoint, provider.UserInfoEndpoint })
         {
             if (endpoint is not null && !OAuth.ProviderRegistry.IsAllowedEndpoint(endpoint))

@@ -304,7 +304,7 @@ internal sealed class OAuthClient(
             // one that still works. An error in a 200 is an error; a 200 with neither is unreadable, its outcome unknown.
             if (body?.AccessToken is { } accessToken)
             {
-                return TokenResult.Success(new TokenSet(accessToken, body.TokenType ?? "Bearer", body.ExpiresIn, body.RefreshToken, body.Scope, body.IdToken));
+                return TokenResult.Success(new TokenSet(accessToken, body.TokenType ?? "Bearer", body.ExpiresIn, body.RefreshToken, body.Scope, body.IdToken, body.RefreshExpiresIn));
             }
 
             return body?.Error is { } errorIn200 ? Rejection(response, errorIn200) : TokenResult.Failed(TokenFailureKind.OutcomeUnknown, "invalid_response", DefaultRetryAfter);

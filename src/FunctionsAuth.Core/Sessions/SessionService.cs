@@ -47,6 +47,7 @@ internal sealed class SessionService(
                 CreatedAt = now,
                 LastUsedAt = now,
                 LastRefreshedAt = now,
+                RefreshTokenExpiresAt = now + tokens.RefreshExpiresIn,
             };
 
             if (tokens.AccessToken.Length > 0)

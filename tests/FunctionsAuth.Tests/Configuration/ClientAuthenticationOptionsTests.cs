@@ -119,6 +119,14 @@ public sealed class ClientAuthenticationOptionsTests
         Assert.Contains(Failures(WithProvider(provider)), f => f.Contains("use PrivateKeyJwt", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void ProviderActivityWindow_NotPositive_FailsNamingIt()
+    {
+        var options = WithProvider(new ProviderOptions { Issuer = new Uri("https://idp.example/"), ClientId = "client", ActivityWindow = TimeSpan.Zero });
+
+        Assert.Contains(Failures(options), f => f.StartsWith($"{Prefix}:ActivityWindow (00:00:00) must be positive", StringComparison.Ordinal));
+    }
+
     private static ProviderOptions PrivateKeyJwt() => new()
     {
         Issuer = new Uri("https://idp.example/"),
