@@ -19,6 +19,14 @@ type provider = {
   clientSecretName: string?
   @description('Space-separated scopes requested on refresh.')
   scopes: string?
+  @description('How the client authenticates (README, Client authentication). ManagedIdentity: Entra ID federated credential, no secret (infra/README.md).')
+  clientAuthentication: ('Auto' | 'ClientSecretBasic' | 'ClientSecretPost' | 'PrivateKeyJwt' | 'ManagedIdentity')?
+  @description('NAME of the Key Vault certificate that signs private_key_jwt assertions. Grants the app Key Vault Certificate User.')
+  clientCertificateName: string?
+  @description('Shape of private_key_jwt assertions: Rfc7523 (aud = token endpoint) or Rfc7523bis (aud = issuer).')
+  clientAssertionFormat: ('Rfc7523' | 'Rfc7523bis')?
+  @description('Whether sign-out revokes the grant at the provider (Auto: Never for Google, Always otherwise).')
+  signOutRevocation: ('Auto' | 'Always' | 'OnRequest' | 'Never')?
 }
 
 @description('Environment name (azd passes AZURE_ENV_NAME). Part of every resource name.')
@@ -235,6 +243,7 @@ module rbac 'modules/rbac.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     deployerPrincipalId: deployerPrincipalId
     deployerPrincipalType: deployerPrincipalType
+    readsCertificates: !empty(filter(providers, p => !empty(p.?clientCertificateName ?? '')))
   }
 }
 
@@ -259,6 +268,10 @@ var providerSettings = reduce(
             ClientId: p.clientId
             ClientSecretName: p.?clientSecretName ?? ''
             Scopes: p.?scopes ?? ''
+            ClientAuthentication: p.?clientAuthentication ?? ''
+            ClientCertificateName: p.?clientCertificateName ?? ''
+            ClientAssertionFormat: p.?clientAssertionFormat ?? ''
+            SignOutRevocation: p.?signOutRevocation ?? ''
           }),
           field => !empty(field.value)
         ),

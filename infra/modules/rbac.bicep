@@ -22,6 +22,9 @@ param deployerPrincipalId string
 @allowed(['User', 'Group', 'ServicePrincipal'])
 param deployerPrincipalType string
 
+@description('Whether a provider signs client assertions with a Key Vault certificate (private_key_jwt).')
+param readsCertificates bool = false
+
 // Built-in role definition ids (the same in every tenant). infra/README.md says why each one is needed.
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -30,6 +33,7 @@ var roles = {
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  keyVaultCertificateUser: 'db79e9a7-68ee-4b58-9aeb-b90e7c24fcba'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
@@ -145,6 +149,18 @@ resource appSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: vault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Read client certificates (CertificateClient.DownloadCertificate: the certificate, then its private key as the secret of
+// the same name); only where a provider authenticates with private_key_jwt.
+resource appCertificates 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (readsCertificates) {
+  name: guid(vault.id, appPrincipalId, roles.keyVaultCertificateUser)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCertificateUser)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }

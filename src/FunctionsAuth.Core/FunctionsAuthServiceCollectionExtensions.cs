@@ -73,6 +73,9 @@ public static class FunctionsAuthServiceCollectionExtensions
         services.AddHttpClient(OAuthClient.HttpClientName, static client => client.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(NoRedirects)
             .RemoveAllLoggers();
+        services.TryAddKeyedSingleton(ClientAuthenticator.ManagedIdentityCredentialKey, static (sp, _) =>
+            ClientAuthenticator.CreateManagedIdentityCredential(sp.GetRequiredService<IConfiguration>()["AZURE_CLIENT_ID"]));
+        services.TryAddSingleton<ClientAuthenticator>();
         services.TryAddSingleton<OAuthClient>();
 
         services.TryAddSingleton<SessionCrypto>();

@@ -1,6 +1,9 @@
 namespace FunctionsAuth.DemoProvider;
 
-/// <summary>A client registered with the demo server. A null <see cref="ClientSecret"/> makes it a public client.</summary>
+/// <summary>
+/// A client registered with the demo server. A null <see cref="ClientSecret"/> and no <see cref="JsonWebKeySet"/> make it a
+/// public client; a key set without a secret, a confidential client that can authenticate only with <c>private_key_jwt</c>.
+/// </summary>
 public sealed class DemoOAuthClient
 {
     public const string DefaultClientId = "demo-app";
@@ -13,7 +16,13 @@ public sealed class DemoOAuthClient
 
     public IList<Uri> RedirectUris { get; set; } = [];
 
-    public bool IsPublic => ClientSecret is null;
+    /// <summary>
+    /// Public keys whose signatures OpenIddict accepts as client assertions (RFC 7523, <c>private_key_jwt</c>); it checks
+    /// the signature, <c>iss</c>/<c>sub</c>, <c>aud</c> and <c>exp</c>, and the server refuses a <c>jti</c> seen before.
+    /// </summary>
+    public Microsoft.IdentityModel.Tokens.JsonWebKeySet? JsonWebKeySet { get; set; }
+
+    public bool IsPublic => ClientSecret is null && JsonWebKeySet is null;
 
     public static DemoOAuthClient CreateDefault() => new()
     {

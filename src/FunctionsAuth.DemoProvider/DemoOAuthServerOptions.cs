@@ -13,6 +13,9 @@ public sealed class DemoOAuthServerOptions
 
     public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(14);
 
+    /// <summary>Adds Keycloak's <c>refresh_expires_in</c> (<see cref="RefreshTokenLifetime"/>) to every token response carrying a refresh token.</summary>
+    public bool PublishRefreshExpiresIn { get; set; }
+
     internal IReadOnlyList<DemoOAuthClient> EffectiveClients =>
         Clients.Count == 0 ? [DemoOAuthClient.CreateDefault()] : [.. Clients];
 

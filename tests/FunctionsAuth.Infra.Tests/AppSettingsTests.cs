@@ -62,6 +62,20 @@ public sealed class AppSettingsTests(InfraFixture infra)
     }
 
     [Fact]
+    public void AppSettings_ClientAuthenticationAndSignOutFields_AreSetOnlyWhereGiven()
+    {
+        var settings = infra.WithOptionalFeatures.AppSettings;
+        const string Corp = "FunctionsAuth__Providers__corp__";
+
+        Assert.Equal("PrivateKeyJwt", settings[Corp + nameof(ProviderOptions.ClientAuthentication)]);
+        Assert.Equal("corp-client-certificate", settings[Corp + nameof(ProviderOptions.ClientCertificateName)]);
+        Assert.Equal("Rfc7523bis", settings[Corp + nameof(ProviderOptions.ClientAssertionFormat)]);
+        Assert.Equal("OnRequest", settings[Corp + nameof(ProviderOptions.SignOutRevocation)]);
+        Assert.False(settings.ContainsKey(Corp + nameof(ProviderOptions.ClientSecretName)));
+        Assert.False(settings.ContainsKey("FunctionsAuth__Providers__google__" + nameof(ProviderOptions.ClientAuthentication)));
+    }
+
+    [Fact]
     public void HostStorage_ConnectsThroughTheAppIdentity()
     {
         var settings = infra.Example.AppSettings;

@@ -14,6 +14,9 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
     private const string KeyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
     private const string KeyVaultSecretsOfficer = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
 
+    // Only where a provider signs private_key_jwt assertions with a Key Vault certificate (the optional parameters' 'corp').
+    private const string KeyVaultCertificateUser = "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba";
+
     // Not one of the three: Application Insights with local auth off accepts telemetry only from an identity
     // holding it (infra/README.md).
     private const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
@@ -95,7 +98,7 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
         Assert.Equal(KeyVaultSecretsOfficer, deployer.RoleDefinitionId);
         Assert.Equal(Deployment.IdOf(optional.Single("Microsoft.KeyVault/vaults")), deployer.Scope);
         Assert.Equal("Group", assignment.String("properties.principalType"));
-        Assert.Equal(AppRoles.Append(KeyVaultSecretsOfficer).Order(), optional.RoleAssignments.Select(a => a.RoleDefinitionId).Distinct().Order());
+        Assert.Equal(AppRoles.Append(KeyVaultSecretsOfficer).Append(KeyVaultCertificateUser).Order(), optional.RoleAssignments.Select(a => a.RoleDefinitionId).Distinct().Order());
         Assert.DoesNotContain(infra.Example.RoleAssignments, a => a.RoleDefinitionId == KeyVaultSecretsOfficer);
     }
 
@@ -118,6 +121,17 @@ public sealed partial class RoleAssignmentTests(InfraFixture infra)
 
     private static string[] Queues(Deployment deployment) =>
         [.. deployment.OfType("Microsoft.Storage/storageAccounts/queueServices/queues").Select(Deployment.IdOf).Order()];
+
+    [Fact]
+    public void CertificateUser_OnlyWhereAProviderSignsWithACertificate_ForTheAppOnTheVault()
+    {
+        var optional = infra.WithOptionalFeatures;
+        var assignment = Assert.Single(optional.RoleAssignments, a => a.RoleDefinitionId == KeyVaultCertificateUser);
+
+        Assert.Equal(AppPrincipal(optional), assignment.PrincipalId);
+        Assert.Equal(Deployment.IdOf(optional.Single("Microsoft.KeyVault/vaults")), assignment.Scope);
+        Assert.DoesNotContain(infra.Example.RoleAssignments, a => a.RoleDefinitionId == KeyVaultCertificateUser);
+    }
 
     private static string Container(Deployment deployment, string name) =>
         Deployment.IdOf(deployment.OfType("Microsoft.Storage/storageAccounts/blobServices/containers").Single(c => c.GetProperty("name").GetString()!.EndsWith($"/{name}", StringComparison.Ordinal)));

@@ -38,6 +38,14 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+export interface RevokeSessionOptions extends CallOptions {
+  /**
+   * `true`: revoke the grant at the provider as well; `false`: only delete the session. Unset: the provider's
+   * `SignOutRevocation` setting decides (Google: delete only). `true` where that setting is `Never` is an `InvalidRequestError`.
+   */
+  revokeGrant?: boolean;
+}
+
 export interface GetAccessTokenOptions extends CallOptions {
   /** Seconds the token must still be valid for (0–86400); default: FunctionsAuth's configured DefaultMinTtl. */
   minTtl?: number;
@@ -91,7 +99,7 @@ export interface RegisteredSession {
 export interface FunctionsAuthClient {
   registerSession(registration: SessionRegistration, options?: CallOptions): Promise<RegisteredSession>;
   getAccessToken(session: string, options?: GetAccessTokenOptions): Promise<AccessToken>;
-  revokeSession(session: string, options?: CallOptions): Promise<void>;
+  revokeSession(session: string, options?: RevokeSessionOptions): Promise<void>;
 }
 
 const defaultTimeoutMs = 10_000;
@@ -215,7 +223,9 @@ export function createClient(options: ClientOptions): FunctionsAuthClient {
 
     async revokeSession(session, callOptions = {}) {
       requireHandle(session);
-      const request: Schemas["RevokeRequest"] = { session };
+      const request: Schemas["RevokeRequest"] = callOptions.revokeGrant === undefined
+        ? { session }
+        : { session, revoke_grant: callOptions.revokeGrant };
       await withRetry(callOptions.signal, () => post("api/auth/revoke", request, callOptions.signal));
     },
   };

@@ -9,6 +9,7 @@ export type {
   HandOverRegistration,
   RegisteredSession,
   RetryOptions,
+  RevokeSessionOptions,
   SessionRegistration,
 } from "./client.js";
 export {

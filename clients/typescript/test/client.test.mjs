@@ -159,6 +159,21 @@ test("baseUrl with a path prefix keeps it", async () => {
   assert.deepEqual(fetch.calls[0].body, { session: theHandle });
 });
 
+test("revokeSession: revokeGrant goes out as revoke_grant, and only when set", async () => {
+  const fetch = fakeFetch({ status: 204 }, { status: 204 }, { status: 204 });
+  const client = clientWith(fetch);
+
+  await client.revokeSession(theHandle, { revokeGrant: true });
+  await client.revokeSession(theHandle, { revokeGrant: false });
+  await client.revokeSession(theHandle);
+
+  assert.deepEqual(fetch.calls.map((c) => c.body), [
+    { session: theHandle, revoke_grant: true },
+    { session: theHandle, revoke_grant: false },
+    { session: theHandle },
+  ]);
+});
+
 test("registerSession, code form: sends the contract's names and returns the handle", async () => {
   const fetch = fakeFetch({ status: 201, body: { session: theHandle, access_token: "at", token_type: "Bearer", expires_at: 1, scope: null, id_token: "idt" } });
 

@@ -343,8 +343,9 @@ internal sealed class AuthApi : IAuthApi
         }
 
         // Another caller's session is left alone and answered 204, as an unknown handle is: nothing tells the two apart.
-        await sessions.RevokeAsync(key, caller, cancellationToken);
-        return ApiResult.NoContent();
+        return await sessions.RevokeAsync(key, caller, cancellationToken, request.RevokeGrant) == SignOutAction.Refuse
+            ? InvalidRequest("'revoke_grant': this provider's grants are never revoked on sign-out (SignOutRevocation=Never: the grant is shared by the user's other sessions); leave it out to delete the session.")
+            : ApiResult.NoContent();
     }
 
     private async Task<ApiResult> HandleAsync<TRequest>(

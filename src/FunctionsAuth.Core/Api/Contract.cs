@@ -45,6 +45,10 @@ internal sealed class RevokeRequest
 {
     [JsonPropertyName("session")]
     public string? Session { get; set; }
+
+    /// <summary>Optional: revoke the grant at the provider (true) or only delete the session (false); absent, the provider's <c>SignOutRevocation</c> decides.</summary>
+    [JsonPropertyName("revoke_grant")]
+    public bool? RevokeGrant { get; set; }
 }
 
 internal sealed record SessionCreatedResponse(

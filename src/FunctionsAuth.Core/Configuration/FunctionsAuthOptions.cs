@@ -229,8 +229,60 @@ public enum ClientAuthenticationMethod
 {
     /// <summary>From discovery (<c>token_endpoint_auth_methods_supported</c>); <c>client_secret_basic</c> when it does not say.</summary>
     Auto,
+
+    /// <summary><c>client_secret_basic</c>: the client secret in an HTTP Basic header.</summary>
     ClientSecretBasic,
+
+    /// <summary><c>client_secret_post</c>: the client secret in the form body.</summary>
     ClientSecretPost,
+
+    /// <summary>
+    /// <c>private_key_jwt</c> (RFC 7523): a short-lived JWT signed with <see cref="ProviderOptions.ClientCertificateName"/>'s
+    /// private key, built for each request. No shared secret crosses the wire.
+    /// </summary>
+    PrivateKeyJwt,
+
+    /// <summary>
+    /// Entra ID with the Function App's managed identity as a federated identity credential: the client assertion is the
+    /// identity's token for <c>api://AzureADTokenExchange</c>. No secret or certificate exists anywhere.
+    /// </summary>
+    ManagedIdentity,
+}
+
+/// <summary>Whether signing out (<c>POST /api/auth/revoke</c>) revokes the grant at the provider as well as deleting the session.</summary>
+public enum SignOutRevocation
+{
+    /// <summary><see cref="Never"/> for Google (<c>Kind=Google</c>, or the issuer <c>https://accounts.google.com</c>), <see cref="Always"/> for every other provider.</summary>
+    Auto,
+
+    /// <summary>
+    /// Revoke on every sign-out (RFC 7009), unless the app sends <c>"revoke_grant": false</c>: right where each sign-in gets
+    /// a grant of its own (OpenIddict, Auth0, Okta, Keycloak).
+    /// </summary>
+    Always,
+
+    /// <summary>Delete the session only; revoke when the app sends <c>"revoke_grant": true</c> (a "disconnect this app" button).</summary>
+    OnRequest,
+
+    /// <summary>
+    /// Delete the session only, and refuse <c>"revoke_grant": true</c>. Google's revocation ends the app's whole grant for
+    /// the user, so signing out on one device would end the same user's sessions on every other (they turn
+    /// <c>reauth_required</c>).
+    /// </summary>
+    Never,
+}
+
+/// <summary>Two generations of <c>private_key_jwt</c> assertion; a provider accepts the one it was built for.</summary>
+public enum ClientAssertionFormat
+{
+    /// <summary>RFC 7523 as Entra ID, Okta, Auth0 and Keycloak check it: <c>aud</c> = the token endpoint, <c>typ</c> <c>JWT</c>.</summary>
+    Rfc7523,
+
+    /// <summary>
+    /// draft-ietf-oauth-rfc7523bis (OpenIddict 7 requires it): <c>aud</c> = the issuer, <c>typ</c>
+    /// <c>client-authentication+jwt</c>, so an assertion cannot be replayed at another endpoint or taken for another JWT.
+    /// </summary>
+    Rfc7523bis,
 }
 
 public sealed class ProviderOptions
@@ -253,6 +305,34 @@ public sealed class ProviderOptions
     public string? Scopes { get; set; }
 
     public ClientAuthenticationMethod ClientAuthentication { get; set; } = ClientAuthenticationMethod.Auto;
+
+    /// <summary>
+    /// <see cref="ClientAuthenticationMethod.PrivateKeyJwt"/> only: the Key Vault certificate that signs client assertions
+    /// (its private key is read as the secret of the same name); without Key Vault, <c>FunctionsAuth:Secrets:&lt;name&gt;</c>
+    /// holding a PEM (certificate and private key, or the private key alone).
+    /// </summary>
+    public string? ClientCertificateName { get; set; }
+
+    /// <summary>
+    /// This provider's <see cref="SweeperOptions.ActivityWindow"/>: sessions used within it are refreshed ahead of expiry.
+    /// Unset: the sweeper's, cut to the refresh token's own lifetime where the provider tells it (<c>refresh_expires_in</c>),
+    /// because each refresh extends the provider's idle session (Keycloak's SSO Session Idle) and a longer window would
+    /// keep it alive for a user who left.
+    /// </summary>
+    public TimeSpan? ActivityWindow { get; set; }
+
+    /// <summary>
+    /// Whether idle sessions are refreshed every <see cref="SweeperOptions.IdleRefreshInterval"/> so their refresh token
+    /// does not lapse from disuse. Unset: yes, except for sessions whose provider said when the refresh token dies
+    /// (<c>refresh_expires_in</c>): there the idle timeout is the provider's policy, not an accident to work around.
+    /// </summary>
+    public bool? KeepAlive { get; set; }
+
+    /// <summary>Whether sign-out revokes the grant at the provider; see <see cref="Configuration.SignOutRevocation"/>.</summary>
+    public SignOutRevocation SignOutRevocation { get; set; } = SignOutRevocation.Auto;
+
+    /// <summary>The shape of <c>private_key_jwt</c> assertions: what the provider checks <c>aud</c> and <c>typ</c> against.</summary>
+    public ClientAssertionFormat ClientAssertionFormat { get; set; } = ClientAssertionFormat.Rfc7523;
 
     /// <summary>Overrides discovery; required when the provider has no discovery document.</summary>
     public Uri? TokenEndpoint { get; set; }

@@ -93,7 +93,7 @@ internal sealed partial class FunctionsAuthOptionsValidator : IValidateOptions<F
 
         foreach (var (providerName, provider) in options.Providers)
         {
-            ValidateProvider(providerName, provider, failures);
+            ValidateProvider(providerName, provider, options, failures);
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
@@ -277,7 +277,7 @@ internal sealed partial class FunctionsAuthOptionsValidator : IValidateOptions<F
         return longest == TimeSpan.Zero ? TimeSpan.FromDays(8) : longest;
     }
 
-    private static void ValidateProvider(string name, ProviderOptions provider, List<string> failures)
+    private static void ValidateProvider(string name, ProviderOptions provider, FunctionsAuthOptions options, List<string> failures)
     {
         var prefix = $"FunctionsAuth:Providers:{name}";
 
@@ -308,12 +308,91 @@ internal sealed partial class FunctionsAuthOptionsValidator : IValidateOptions<F
                 break;
         }
 
+        ValidateClientAuthentication(prefix, provider, options, failures);
+
+        if (provider.ActivityWindow is { } window && window <= TimeSpan.Zero)
+        {
+            failures.Add($"{prefix}:ActivityWindow ({window}) must be positive (leave it unset for the sweeper's).");
+        }
+
         foreach (var endpoint in new[] { provider.Issuer, provider.TokenEndpoint, provider.RevocationEndpoint, provider.UserInfoEndpoint })
         {
             if (endpoint is not null && !OAuth.ProviderRegistry.IsAllowedEndpoint(endpoint))
             {
                 failures.Add($"{prefix}: {endpoint.GetLeftPart(UriPartial.Path)} must use https (plain http only on loopback).");
             }
+        }
+    }
+
+    /// <summary>
+    /// One credential per client, the one its method uses: a secret left beside a certificate would be a credential
+    /// nobody means to keep. A PEM kept in configuration (local development) is parsed here, so a broken one stops the
+    /// host instead of failing every sign-in; its value never reaches the message.
+    /// </summary>
+    private static void ValidateClientAuthentication(string prefix, ProviderOptions provider, FunctionsAuthOptions options, List<string> failures)
+    {
+        var hasSecret = !string.IsNullOrWhiteSpace(provider.ClientSecretName);
+        var hasCertificate = !string.IsNullOrWhiteSpace(provider.ClientCertificateName);
+        switch (provider.ClientAuthentication)
+        {
+            case ClientAuthenticationMethod.PrivateKeyJwt or ClientAuthenticationMethod.Auto when hasCertificate || provider.ClientAuthentication == ClientAuthenticationMethod.PrivateKeyJwt:
+                if (!hasCertificate)
+                {
+                    failures.Add($"{prefix}:ClientCertificateName is required with ClientAuthentication=PrivateKeyJwt (the Key Vault certificate that signs client assertions; locally, FunctionsAuth:Secrets:<name> holding a PEM).");
+                }
+
+                if (hasSecret)
+                {
+                    failures.Add($"{prefix}: set ClientSecretName or ClientCertificateName, not both (ClientAuthentication {provider.ClientAuthentication} signs with the certificate; remove the secret).");
+                }
+
+                if (provider.ClientAssertionFormat == ClientAssertionFormat.Rfc7523bis && provider.Issuer is null)
+                {
+                    failures.Add($"{prefix}: ClientAssertionFormat=Rfc7523bis addresses assertions to the issuer; set Issuer.");
+                }
+
+                if (hasCertificate && options.KeyVaultUri is null)
+                {
+                    var setting = $"FunctionsAuth:Secrets:{provider.ClientCertificateName}";
+                    if (!options.Secrets.TryGetValue(provider.ClientCertificateName!, out var pem) || string.IsNullOrWhiteSpace(pem))
+                    {
+                        failures.Add($"{setting} is not set: without KeyVaultUri the client certificate comes from configuration (a PEM: certificate and private key, or the private key alone).");
+                    }
+                    else
+                    {
+                        try
+                        {
+                            Secrets.SigningKeys.FromPem(provider.ClientCertificateName!, pem);
+                        }
+                        catch (Secrets.InvalidClientCertificateException ex)
+                        {
+                            failures.Add($"{setting}: {ex.Reason}.");
+                        }
+                    }
+                }
+
+                break;
+
+            case ClientAuthenticationMethod.ManagedIdentity:
+                if (provider.Kind != ProviderKind.Entra)
+                {
+                    failures.Add($"{prefix}: ClientAuthentication=ManagedIdentity is Entra ID's federated identity credential; it needs Kind=Entra.");
+                }
+
+                if (hasSecret || hasCertificate)
+                {
+                    failures.Add($"{prefix}: ClientAuthentication=ManagedIdentity uses no secret or certificate; remove ClientSecretName and ClientCertificateName.");
+                }
+
+                break;
+
+            default:
+                if (hasCertificate)
+                {
+                    failures.Add($"{prefix}: ClientCertificateName is set but ClientAuthentication is {provider.ClientAuthentication}; use PrivateKeyJwt (or Auto) to sign with it.");
+                }
+
+                break;
         }
     }
 

@@ -1,10 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Text;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
-using FunctionsAuth.Secrets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -18,7 +16,7 @@ namespace FunctionsAuth.OAuth;
 internal sealed class OAuthClient(
     IHttpClientFactory httpClientFactory,
     ProviderRegistry providers,
-    ISecretSource secrets,
+    ClientAuthenticator clientAuthentication,
     CircuitBreaker circuitBreaker,
     FunctionsAuthMetrics metrics,
     TimeProvider time,
@@ -206,7 +204,7 @@ internal sealed class OAuthClient(
                 rotatingProviders[provider] = result.Tokens.RefreshToken is not null;
             }
 
-            if (result.Failure == TokenFailureKind.InvalidClient && !secretReloaded && descriptor.ClientSecretName is not null)
+            if (result.Failure == TokenFailureKind.InvalidClient && !secretReloaded && ClientAuthenticator.CanReload(descriptor))
             {
                 // The secret may have been rotated in Key Vault: reload it once. Client authentication failed before the
                 // grant was looked at, so sending the same refresh token again cannot spend it twice.
@@ -233,7 +231,7 @@ internal sealed class OAuthClient(
     private async Task<TokenResult> SendOnceAsync(
         ProviderDescriptor descriptor,
         string grantType,
-        string? secret,
+        ClientCredentials secret,
         KeyValuePair<string, string>[] parameters,
         CancellationToken cancellationToken)
     {
@@ -306,7 +304,7 @@ internal sealed class OAuthClient(
             // one that still works. An error in a 200 is an error; a 200 with neither is unreadable, its outcome unknown.
             if (body?.AccessToken is { } accessToken)
             {
-                return TokenResult.Success(new TokenSet(accessToken, body.TokenType ?? "Bearer", body.ExpiresIn, body.RefreshToken, body.Scope, body.IdToken));
+                return TokenResult.Success(new TokenSet(accessToken, body.TokenType ?? "Bearer", body.ExpiresIn, body.RefreshToken, body.Scope, body.IdToken, body.RefreshExpiresIn));
             }
 
             return body?.Error is { } errorIn200 ? Rejection(response, errorIn200) : TokenResult.Failed(TokenFailureKind.OutcomeUnknown, "invalid_response", DefaultRetryAfter);
@@ -336,33 +334,20 @@ internal sealed class OAuthClient(
         _ => TokenResult.Failed(TokenFailureKind.Rejected, error),
     };
 
-    private HttpRequestMessage BuildRequest(ProviderDescriptor descriptor, Uri endpoint, string? secret, KeyValuePair<string, string>[] parameters)
+    private static HttpRequestMessage BuildRequest(ProviderDescriptor descriptor, Uri endpoint, ClientCredentials credentials, KeyValuePair<string, string>[] parameters)
     {
-        var form = new List<KeyValuePair<string, string>>(parameters.Length + 2);
+        var form = new List<KeyValuePair<string, string>>(parameters.Length + 3);
         form.AddRange(parameters);
         var request = new HttpRequestMessage(HttpMethod.Post, endpoint);
-        if (secret is not null && descriptor.ClientAuthentication != ClientAuthenticationMethod.ClientSecretPost)
-        {
-            // RFC 6749 §2.3.1: both parts form-encoded before base64.
-            var credentials = Uri.EscapeDataString(descriptor.ClientId) + ":" + Uri.EscapeDataString(secret);
-            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
-        }
-        else
-        {
-            form.Add(new("client_id", descriptor.ClientId));
-            if (secret is not null)
-            {
-                form.Add(new("client_secret", secret));
-            }
-        }
-
+        credentials.Apply(request, form, descriptor);
         request.Content = new FormUrlEncodedContent(form);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         return request;
     }
 
-    private async ValueTask<string?> GetClientSecretAsync(ProviderDescriptor descriptor, bool refresh, CancellationToken cancellationToken) =>
-        descriptor.ClientSecretName is { Length: > 0 } name ? await secrets.GetSecretAsync(name, refresh, cancellationToken) : null;
+    /// <summary>The client's credentials (a secret, a signing key, the managed identity's assertion); see <see cref="ClientAuthenticator"/>.</summary>
+    private ValueTask<ClientCredentials> GetClientSecretAsync(ProviderDescriptor descriptor, bool refresh, CancellationToken cancellationToken) =>
+        clientAuthentication.GetAsync(descriptor, refresh, cancellationToken);
 
     private TimeSpan? RetryAfter(HttpResponseMessage response) => RetryAfter(response, time.GetUtcNow());
 

@@ -11,4 +11,8 @@ internal sealed record ProviderDescriptor(
     string? ClientSecretName,
     ClientAuthenticationMethod ClientAuthentication,
     string? Scopes,
-    Uri? UserInfoEndpoint = null);
+    Uri? UserInfoEndpoint = null,
+    string? ClientCertificateName = null,
+    ProviderKind Kind = ProviderKind.Oidc,
+    Uri? Issuer = null,
+    ClientAssertionFormat ClientAssertionFormat = ClientAssertionFormat.Rfc7523);

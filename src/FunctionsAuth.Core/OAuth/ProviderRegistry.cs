@@ -59,7 +59,9 @@ internal sealed class ProviderRegistry(
         Uri? tokenEndpoint = provider.TokenEndpoint;
         Uri? revocationEndpoint = provider.RevocationEndpoint;
         Uri? userInfoEndpoint = provider.UserInfoEndpoint;
-        var authentication = provider.ClientAuthentication;
+        var authentication = provider.ClientAuthentication == ClientAuthenticationMethod.Auto && provider.ClientCertificateName is { Length: > 0 }
+            ? ClientAuthenticationMethod.PrivateKeyJwt
+            : provider.ClientAuthentication;
 
         switch (provider.Kind)
         {
@@ -83,6 +85,7 @@ internal sealed class ProviderRegistry(
                     tokenEndpoint ??= document.TokenEndpoint;
                     revocationEndpoint ??= document.RevocationEndpoint;
                     userInfoEndpoint ??= document.UserInfoEndpoint;
+                    EnsureAuthenticationSupported(name, authentication, document);
                     if (authentication == ClientAuthenticationMethod.Auto)
                     {
                         var methods = document.TokenEndpointAuthMethodsSupported ?? [];
@@ -113,7 +116,7 @@ internal sealed class ProviderRegistry(
             EnsureSecureEndpoint(name, userInfoEndpoint);
         }
 
-        return new ProviderDescriptor(name, tokenEndpoint, revocationEndpoint, provider.ClientId, provider.ClientSecretName, authentication, provider.Scopes, userInfoEndpoint);
+        return new ProviderDescriptor(name, tokenEndpoint, revocationEndpoint, provider.ClientId, provider.ClientSecretName, authentication, provider.Scopes, userInfoEndpoint, provider.ClientCertificateName, provider.Kind, provider.Issuer, provider.ClientAssertionFormat);
     }
 
     private async Task<DiscoveryDocument> DiscoverAsync(string name, ProviderOptions provider)
@@ -156,6 +159,25 @@ internal sealed class ProviderRegistry(
 
         Log.DiscoveryLoaded(logger, name);
         return document;
+    }
+
+    /// <summary>
+    /// A configured method the provider does not list would fail every token request with <c>invalid_client</c>: say so
+    /// once, naming both. A document without the list says nothing (OpenID Connect Discovery's default,
+    /// <c>client_secret_basic</c>, is often not what a provider really does), so it is not held against the method.
+    /// </summary>
+    private static void EnsureAuthenticationSupported(string name, ClientAuthenticationMethod authentication, DiscoveryDocument document)
+    {
+        if (authentication == ClientAuthenticationMethod.Auto || document.TokenEndpointAuthMethodsSupported is not { Length: > 0 } methods)
+        {
+            return;
+        }
+
+        var wireName = ClientAuthenticator.WireName(authentication);
+        if (!methods.Contains(wireName, StringComparer.Ordinal))
+        {
+            throw new ProviderDiscoveryException($"Provider '{name}': ClientAuthentication {authentication} ({wireName}) is not in its discovery document's token_endpoint_auth_methods_supported ({string.Join(", ", methods)}).");
+        }
     }
 
     internal static void EnsureSecureEndpoint(string provider, Uri endpoint)

@@ -19,6 +19,12 @@ internal sealed class TokenResponse
 
     public TimeSpan? ExpiresIn { get; private init; }
 
+    /// <summary>
+    /// <c>refresh_expires_in</c> (Keycloak; not in RFC 6749): how long the refresh token itself lives, which with Keycloak is
+    /// the SSO session's idle time left. Absent or <c>0</c> (Keycloak's offline tokens): unknown, as for most providers.
+    /// </summary>
+    public TimeSpan? RefreshExpiresIn { get; private init; }
+
     public string? RefreshToken { get; private init; }
 
     public string? Scope { get; private init; }
@@ -66,7 +72,8 @@ internal sealed class TokenResponse
             {
                 AccessToken = NonEmptyString(root, "access_token"),
                 TokenType = NonEmptyString(root, "token_type"),
-                ExpiresIn = Seconds(root),
+                ExpiresIn = Seconds(root, "expires_in"),
+                RefreshExpiresIn = Seconds(root, "refresh_expires_in"),
                 RefreshToken = NonEmptyString(root, "refresh_token"),
                 Scope = ReadScope(root),
                 IdToken = NonEmptyString(root, "id_token"),
@@ -83,9 +90,9 @@ internal sealed class TokenResponse
         root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text ? text : null;
 
     /// <summary><c>3599</c>, <c>3599.5</c>, <c>"3599"</c>, <c>"3599.0"</c> → 3599 s; absent, empty, zero, negative or absurd → unknown.</summary>
-    private static TimeSpan? Seconds(JsonElement root)
+    private static TimeSpan? Seconds(JsonElement root, string name)
     {
-        if (!root.TryGetProperty("expires_in", out var value))
+        if (!root.TryGetProperty(name, out var value))
         {
             return null;
         }

@@ -7,7 +7,8 @@ internal sealed record TokenSet(
     TimeSpan? ExpiresIn,
     string? RefreshToken,
     string? Scope,
-    string? IdToken);
+    string? IdToken,
+    TimeSpan? RefreshExpiresIn = null);
 
 internal enum TokenFailureKind
 {

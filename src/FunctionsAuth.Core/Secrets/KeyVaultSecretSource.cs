@@ -114,11 +114,11 @@ internal sealed class KeyVaultSecretSource : ISecretSource
     }
 
     /// <summary>Key Vault or the identity did not answer (after the SDK's retries): a failure to wait out, not a missing secret.</summary>
-    private static bool IsOutage(Exception e) =>
+    internal static bool IsOutage(Exception e) =>
         e is AggregateException or HttpRequestException or OperationCanceledException or Azure.Identity.AuthenticationFailedException or Azure.Identity.CredentialUnavailableException
         || (e is RequestFailedException r && r.Status != 404);
 
-    private static SecretsUnavailableException Outage(Exception e) => new(
+    internal static SecretsUnavailableException Outage(Exception e) => new(
         e switch
         {
             RequestFailedException { Status: > 0 } r => "http_" + r.Status.ToString(System.Globalization.CultureInfo.InvariantCulture),

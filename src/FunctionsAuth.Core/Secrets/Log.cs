@@ -17,4 +17,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Error, Message = "Secret {SecretName} was not found in Key Vault {VaultUri}")]
     public static partial void SecretNotFound(ILogger logger, string secretName, Uri vaultUri);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Debug, Message = "Read client certificate {CertificateName} (thumbprint {Thumbprint}) from Key Vault")]
+    public static partial void CertificateRead(ILogger logger, string certificateName, string thumbprint);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Error, Message = "Client certificate {CertificateName} cannot sign client assertions: {Reason}")]
+    public static partial void CertificateUnusable(ILogger logger, string certificateName, string reason);
 }

@@ -1,4 +1,5 @@
 using Azure.Identity;
+using Azure.Security.KeyVault.Certificates;
 using Azure.Security.KeyVault.Secrets;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Protection;
@@ -32,6 +33,15 @@ internal static class SecretsServiceCollectionExtensions
             sp.GetRequiredService<IOptions<FunctionsAuthOptions>>().Value.KeyVaultUri is null
                 ? ActivatorUtilities.CreateInstance<ConfigurationSecretSource>(sp)
                 : ActivatorUtilities.CreateInstance<KeyVaultSecretSource>(sp));
+
+        services.TryAddSingleton(static sp => new CertificateClient(
+            sp.GetRequiredService<IOptions<FunctionsAuthOptions>>().Value.KeyVaultUri
+                ?? throw new InvalidOperationException($"{FunctionsAuthOptions.SectionName}:KeyVaultUri is not set, so there is no Key Vault to connect to."),
+            new DefaultAzureCredential()));
+        services.TryAddSingleton<ICertificateSource>(static sp =>
+            sp.GetRequiredService<IOptions<FunctionsAuthOptions>>().Value.KeyVaultUri is null
+                ? ActivatorUtilities.CreateInstance<ConfigurationCertificateSource>(sp)
+                : ActivatorUtilities.CreateInstance<KeyVaultCertificateSource>(sp));
 
         services.TryAddSingleton<TokenProtector>();
         return services;

@@ -10,6 +10,9 @@ internal static partial class Log
     [LoggerMessage(3001, LogLevel.Information, "Session {Session} revoked (provider {Provider}).")]
     public static partial void SessionRevoked(ILogger logger, SessionKey session, string provider);
 
+    [LoggerMessage(3031, LogLevel.Debug, "Session {Session}: its grant at provider {Provider} is left alone (SignOutRevocation and the request).")]
+    public static partial void GrantKept(ILogger logger, SessionKey session, string provider);
+
     [LoggerMessage(3002, LogLevel.Debug, "Refresh lease on session {Session} taken.")]
     public static partial void LeaseTaken(ILogger logger, SessionKey session);
 

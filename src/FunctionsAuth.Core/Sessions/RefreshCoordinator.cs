@@ -277,6 +277,11 @@ internal sealed class RefreshCoordinator(
         updated.AccessTokenIssuedAt = now;
 
         updated.AccessTokenExpiresAt = now + (tokens.ExpiresIn ?? DefaultAccessTokenLifetime);
+
+        // A rotated refresh token without refresh_expires_in lives as long as the provider likes (unknown); the old one,
+        // kept, keeps its own death time unless the provider has just told a new one.
+        updated.RefreshTokenExpiresAt = tokens.RefreshExpiresIn is { } refreshLifetime ? now + refreshLifetime
+            : tokens.RefreshToken is null ? leased.RefreshTokenExpiresAt : null;
         updated.Status = SessionStatus.Active;
         updated.LastRefreshedAt = now;
         updated.LeaseId = null;

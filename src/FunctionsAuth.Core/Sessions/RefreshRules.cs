@@ -35,6 +35,30 @@ internal enum RowAction
 /// </summary>
 internal static class RefreshRules
 {
+    /// <summary>
+    /// The share of an access token's lifetime that passes before it is refreshed ahead of expiry, whatever the refresh
+    /// window. Tokens shorter than the window (Keycloak's 5 minutes against the 10-minute default) would otherwise be due
+    /// the moment they are issued, and every sweep would refresh every active session.
+    /// </summary>
+    public const double MinLifetimeFraction = 0.5;
+
+    /// <summary>
+    /// When a token issued at <paramref name="issuedAt"/> and expiring at <paramref name="expiresAt"/> becomes due for a
+    /// refresh ahead of expiry: <paramref name="refreshWindow"/> before it expires, but not before
+    /// <see cref="MinLifetimeFraction"/> of its lifetime has passed. A token of unknown age is due by the window alone.
+    /// </summary>
+    public static DateTimeOffset ProactiveRefreshAt(DateTimeOffset? issuedAt, DateTimeOffset expiresAt, TimeSpan refreshWindow)
+    {
+        var byWindow = expiresAt - refreshWindow;
+        if (issuedAt is not { } issued || expiresAt <= issued)
+        {
+            return byWindow;
+        }
+
+        var byAge = issued + ((expiresAt - issued) * MinLifetimeFraction);
+        return byAge > byWindow ? byAge : byWindow;
+    }
+
     public static RowAction Decide(SessionEntity? row, RefreshDemand demand, DateTimeOffset now)
     {
         if (row is null)
@@ -50,6 +74,12 @@ internal static class RefreshRules
         if (demand.IsSatisfiedBy(row, now))
         {
             return RowAction.Serve;
+        }
+
+        if (row.RefreshTokenExpiresAt <= now)
+        {
+            // The provider said when its refresh token dies, and it has: a refresh could only be refused.
+            return RowAction.ReauthRequired;
         }
 
         if (row.IsLeased(now))

@@ -17,9 +17,12 @@ internal static class RefreshSchedule
     }
 
     /// <summary>
-    /// Active sessions (used within the activity window) are due <c>RefreshWindow</c> before their access token
-    /// expires; every session is due when its refresh token has been idle for <c>IdleRefreshInterval</c>, so it does
-    /// not lapse from disuse. A back-off after failures pushes the time out. Null: no refresh planned (not active).
+    /// Active sessions (used within the provider's activity window) are due <c>RefreshWindow</c> before their access
+    /// token expires, but not before half its lifetime (<see cref="RefreshRules.ProactiveRefreshAt"/>); every session is
+    /// due when its refresh token has been idle for <c>IdleRefreshInterval</c>, so it does not lapse from disuse, unless
+    /// the provider's keep-alive is off. Nothing is due once the refresh token has died (where the provider says when),
+    /// and where it says, only use within the refresh token's own lifetime counts as active. A back-off after failures
+    /// pushes the time out. Null: no refresh planned.
     /// </summary>
     public static DateTimeOffset? RefreshDueAt(SessionEntity session, FunctionsAuthOptions options)
     {
@@ -28,15 +31,29 @@ internal static class RefreshSchedule
             return null;
         }
 
-        var keepAlive = (session.LastRefreshedAt ?? session.CreatedAt) + options.Sweeper.IdleRefreshInterval;
-        var due = keepAlive;
-        var proactive = (session.AccessTokenExpiresAt ?? session.CreatedAt) - options.RefreshWindow;
-        if (proactive <= session.LastUsedAt + options.Sweeper.ActivityWindow && proactive < due)
+        options.Providers.TryGetValue(session.Provider, out var provider);
+        var lastRefreshed = session.LastRefreshedAt ?? session.CreatedAt;
+        var dies = session.RefreshTokenExpiresAt;
+        var activityWindow = provider?.ActivityWindow ?? options.Sweeper.ActivityWindow;
+        if (provider?.ActivityWindow is null && dies - lastRefreshed is { } refreshLifetime && refreshLifetime < activityWindow)
+        {
+            activityWindow = refreshLifetime;
+        }
+
+        var keepAlive = provider?.KeepAlive ?? (dies is null);
+        DateTimeOffset? due = keepAlive ? lastRefreshed + options.Sweeper.IdleRefreshInterval : null;
+        var proactive = RefreshRules.ProactiveRefreshAt(session.AccessTokenIssuedAt, session.AccessTokenExpiresAt ?? session.CreatedAt, options.RefreshWindow);
+        if (proactive <= session.LastUsedAt + activityWindow && (due is null || proactive < due))
         {
             due = proactive;
         }
 
-        return session.NextAttemptAt is { } next && next > due ? next : due;
+        var at = due is { } planned && session.NextAttemptAt is { } next && next > planned ? next : due;
+
+        // A refresh is planned only where a sweeper run can still make it before the refresh token dies: the window is
+        // validated to exceed the sweeper interval plus the lease. Otherwise the row waits for its purge; a caller asking
+        // after the death is told reauth_required without a provider call (RefreshRules).
+        return at + options.RefreshWindow > dies ? null : at;
     }
 
     /// <summary>
@@ -46,6 +63,12 @@ internal static class RefreshSchedule
     public static DateTimeOffset PurgeAt(SessionEntity session, SweeperOptions options)
     {
         var end = session.CreatedAt + options.AbsoluteLifetime;
+        if (session.RefreshTokenExpiresAt is { } dies && dies + options.RetentionPeriod < end)
+        {
+            // Dead at the provider: kept for the front end to read reauth_required, then purged like a refused session.
+            end = dies + options.RetentionPeriod;
+        }
+
         if (session.Status == SessionStatus.ReauthRequired)
         {
             var retained = (session.StatusChangedAt ?? session.CreatedAt) + options.RetentionPeriod;

@@ -54,6 +54,7 @@ internal sealed class SessionService(
                 CreatedAt = now,
                 LastUsedAt = now,
                 LastRefreshedAt = now,
+                RefreshTokenExpiresAt = now + tokens.RefreshExpiresIn,
             };
 
             if (tokens.AccessToken.Length > 0)
@@ -124,23 +125,33 @@ internal sealed class SessionService(
     }
 
     /// <summary>
-    /// Deletes the session and revokes its refresh token at the provider (RFC 7009, best effort). Idempotent. A session
-    /// of another caller is left alone, as an unknown one would be.
+    /// Deletes the session and, as the provider's <see cref="ProviderOptions.SignOutRevocation"/> and the app's
+    /// <paramref name="revokeGrant"/> decide (<see cref="SignOutRules"/>), revokes its refresh token at the provider
+    /// (RFC 7009, best effort). Idempotent. A session of another caller is left alone, as an unknown one would be.
     /// </summary>
-    public async Task RevokeAsync(SessionKey key, CallerId caller, CancellationToken cancellationToken)
+    /// <returns><see cref="SignOutAction.Refuse"/> when nothing was done because revocation was asked for and is not allowed.</returns>
+    public async Task<SignOutAction> RevokeAsync(SessionKey key, CallerId caller, CancellationToken cancellationToken, bool? revokeGrant = null)
     {
         for (var attempt = 0; attempt < 5; attempt++)
         {
             var session = await store.GetAsync(key, cancellationToken);
             if (session is null)
             {
-                return;
+                return SignOutAction.Delete;
             }
 
+            // Ownership first: another caller's session answers as an unknown one would, whatever it asked for.
             if (SessionOwnership.Decide(session, caller, options.Value.Callers.UnownedSessions) == Ownership.Foreign)
             {
                 Callers.Log.ForeignSession(logger, key, caller.Value);
-                return;
+                return SignOutAction.Delete;
+            }
+
+            options.Value.Providers.TryGetValue(session.Provider, out var provider);
+            var action = SignOutRules.Decide(SignOutRules.Resolve(provider), revokeGrant);
+            if (action == SignOutAction.Refuse)
+            {
+                return action;
             }
 
             // Delete first, conditionally: if a refresh rotated the token meanwhile, re-read and revoke the newer one.
@@ -157,13 +168,13 @@ internal sealed class SessionService(
 
             if (result == UpdateResult.NotFound)
             {
-                return;
+                return SignOutAction.Delete;
             }
 
             Log.SessionRevoked(logger, key, session.Provider);
             events.Emit(SessionEvent.For(SessionEventKinds.Revoked, session, time.GetUtcNow()));
 
-            if (session.RefreshToken is not null)
+            if (action == SignOutAction.DeleteAndRevoke && session.RefreshToken is not null)
             {
                 string refreshToken;
                 try
@@ -173,14 +184,18 @@ internal sealed class SessionService(
                 catch (TokenProtectionException)
                 {
                     Log.UndecryptableSession(logger, key);
-                    return;
+                    return action;
                 }
 
                 // The row is gone already: finish the provider's side even if the caller stops waiting.
                 await oauth.RevokeAsync(session.Provider, refreshToken, "refresh_token", CancellationToken.None);
             }
+            else if (action == SignOutAction.Delete)
+            {
+                Log.GrantKept(logger, key, session.Provider);
+            }
 
-            return;
+            return action;
         }
 
         throw new InvalidOperationException("The session kept changing while it was being revoked.");

@@ -50,6 +50,12 @@ internal sealed class SessionEntity : ITableEntity
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset LastUsedAt { get; set; }
 
+    /// <summary>
+    /// When the refresh token itself dies, where the provider says (<c>refresh_expires_in</c>); null when it does not. Past
+    /// it the session is <c>reauth_required</c> without a provider call, and nothing keeps it alive beyond it.
+    /// </summary>
+    public DateTimeOffset? RefreshTokenExpiresAt { get; set; }
+
     /// <summary>Last time the refresh token was spent (or handed over): idle keep-alive counts from here.</summary>
     public DateTimeOffset? LastRefreshedAt { get; set; }
 

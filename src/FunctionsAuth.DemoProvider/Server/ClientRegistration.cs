@@ -24,6 +24,7 @@ internal static class ClientRegistration
         {
             ClientId = client.ClientId,
             ClientSecret = client.ClientSecret,
+            JsonWebKeySet = client.JsonWebKeySet,
             ClientType = client.IsPublic ? ClientTypes.Public : ClientTypes.Confidential,
             ConsentType = ConsentTypes.Implicit,
             DisplayName = client.ClientId,

@@ -30,6 +30,8 @@ internal static class DemoProviderApplication
         builder.Logging.AddFilter("FunctionsAuth.DemoProvider", LogLevel.Information);
 
         builder.Services.AddSingleton(statistics);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(TimeProvider.System);
 
         // ASP.NET Core authentication pulls in Data Protection; nothing here needs keys that outlive the process,
         // and tests must not write key files into the user's profile.
@@ -88,7 +90,9 @@ internal static class DemoProviderApplication
                 server.AddEventHandler(CountRefreshRequests.Descriptor)
                       .AddEventHandler(CountSuccessfulTokenResponses.Descriptor)
                       .AddEventHandler(CountRevocationRequests.Descriptor)
+                      .AddEventHandler(AddRefreshExpiresIn.Descriptor)
                       .AddEventHandler(RejectRedeemedRefreshToken.Descriptor)
+                      .AddEventHandler(RejectReplayedClientAssertion.Descriptor)
                       .RemoveEventHandler(OpenIddictServerHandlers.RedeemTokenEntry.Descriptor)
                       .AddEventHandler(RedeemTokenEntryStrictly.Descriptor);
 

@@ -31,6 +31,16 @@ public sealed class InfraFixture : IAsyncLifetime
                 clientId: 'test-client'
                 clientSecretName: 'google-client-secret'
               }
+              {
+                name: 'corp'
+                kind: 'Oidc'
+                issuer: 'https://login.example.com/'
+                clientId: 'functionsauth'
+                clientAuthentication: 'PrivateKeyJwt'
+                clientCertificateName: 'corp-client-certificate'
+                clientAssertionFormat: 'Rfc7523bis'
+                signOutRevocation: 'OnRequest'
+              }
             ]
             param corsAllowedOrigins = ['{{CorsAllowedOrigins[0]}}', '{{CorsAllowedOrigins[1]}}']
             param entraAuthEnabled = true

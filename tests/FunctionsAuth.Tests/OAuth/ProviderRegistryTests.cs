@@ -82,10 +82,54 @@ public sealed class ProviderRegistryTests
         Assert.Equal(1, _discovery.Requests);
     }
 
-    private ProviderRegistry CreateRegistry()
+    [Fact]
+    public async Task GetAsync_ConfiguredMethodTheDocumentDoesNotList_FailsNamingProviderAndMethod()
+    {
+        _discovery.AuthMethods = ["client_secret_basic", "client_secret_post"];
+        var registry = CreateRegistry(ClientAuthenticationMethod.PrivateKeyJwt);
+
+        var thrown = await Assert.ThrowsAsync<ProviderDiscoveryException>(() => registry.GetAsync(Provider, CancellationToken.None).AsTask());
+
+        Assert.Contains($"'{Provider}'", thrown.Message);
+        Assert.Contains("PrivateKeyJwt (private_key_jwt)", thrown.Message);
+        Assert.Contains("client_secret_basic, client_secret_post", thrown.Message);
+    }
+
+    [Theory]
+    [InlineData(ClientAuthenticationMethod.PrivateKeyJwt, "private_key_jwt")]
+    [InlineData(ClientAuthenticationMethod.ClientSecretPost, "client_secret_post")]
+    [InlineData(ClientAuthenticationMethod.ClientSecretBasic, "client_secret_basic")]
+    public async Task GetAsync_ConfiguredMethodTheDocumentLists_IsUsed(ClientAuthenticationMethod method, string listed)
+    {
+        _discovery.AuthMethods = [listed];
+
+        var descriptor = await CreateRegistry(method).GetAsync(Provider, CancellationToken.None);
+
+        Assert.Equal(method, descriptor.ClientAuthentication);
+    }
+
+    [Fact]
+    public async Task GetAsync_DocumentWithoutTheList_DoesNotHoldItAgainstTheMethod()
+    {
+        var descriptor = await CreateRegistry(ClientAuthenticationMethod.PrivateKeyJwt).GetAsync(Provider, CancellationToken.None);
+
+        Assert.Equal(ClientAuthenticationMethod.PrivateKeyJwt, descriptor.ClientAuthentication);
+    }
+
+    [Fact]
+    public async Task GetAsync_AutoWithACertificate_IsPrivateKeyJwt_CheckedAgainstTheDocument()
+    {
+        _discovery.AuthMethods = ["client_secret_basic"];
+
+        var thrown = await Assert.ThrowsAsync<ProviderDiscoveryException>(() => CreateRegistry(ClientAuthenticationMethod.Auto, "client-certificate").GetAsync(Provider, CancellationToken.None).AsTask());
+
+        Assert.Contains("private_key_jwt", thrown.Message);
+    }
+
+    private ProviderRegistry CreateRegistry(ClientAuthenticationMethod method = ClientAuthenticationMethod.Auto, string? certificate = null)
     {
         var options = new FunctionsAuthOptions();
-        options.Providers[Provider] = new ProviderOptions { Issuer = TheIssuer, ClientId = "client" };
+        options.Providers[Provider] = new ProviderOptions { Issuer = TheIssuer, ClientId = "client", ClientAuthentication = method, ClientCertificateName = certificate };
         return new ProviderRegistry(Options.Create(options), new OneHandlerFactory(_discovery), _time, NullLogger<ProviderRegistry>.Instance);
     }
 
@@ -113,6 +157,9 @@ public sealed class ProviderRegistryTests
 
         public HttpStatusCode Status { get; set; } = HttpStatusCode.OK;
 
+        /// <summary><c>token_endpoint_auth_methods_supported</c>; null leaves it out of the document.</summary>
+        public string[]? AuthMethods { get; set; }
+
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             Assert.Equal(new Uri(TheIssuer, ".well-known/openid-configuration"), request.RequestUri);
@@ -127,7 +174,8 @@ public sealed class ProviderRegistryTests
                 return new HttpResponseMessage(Status);
             }
 
-            var document = $$"""{"issuer":"{{TheIssuer.AbsoluteUri.TrimEnd('/')}}","token_endpoint":"{{TheTokenEndpoint}}"}""";
+            var methods = AuthMethods is null ? "" : $$""","token_endpoint_auth_methods_supported":[{{string.Join(",", AuthMethods.Select(m => $"\"{m}\""))}}]""";
+            var document = $$"""{"issuer":"{{TheIssuer.AbsoluteUri.TrimEnd('/')}}","token_endpoint":"{{TheTokenEndpoint}}"{{methods}}}""";
             return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(document, Encoding.UTF8, "application/json") };
         }
     }

@@ -6,6 +6,21 @@ namespace FunctionsAuth.Tests.OAuth;
 public sealed class TokenResponseTests
 {
     [Theory]
+    [InlineData("1800", 1800)]
+    [InlineData("\"1800\"", 1800)]
+    [InlineData("0", null)]
+    [InlineData("-5", null)]
+    [InlineData("\"soon\"", null)]
+    public void Parse_RefreshExpiresIn_KeycloaksZeroForOfflineTokensIsUnknown(string refreshExpiresIn, int? seconds)
+    {
+        var response = Parse($$"""{"access_token":"at","refresh_token":"rt","expires_in":300,"refresh_expires_in":{{refreshExpiresIn}}}""");
+
+        Assert.NotNull(response);
+        Assert.Equal(seconds is { } s ? TimeSpan.FromSeconds(s) : null, response.RefreshExpiresIn);
+        Assert.Equal(TimeSpan.FromSeconds(300), response.ExpiresIn);
+    }
+
+    [Theory]
     [InlineData("3599", 3599)]
     [InlineData("3599.0", 3599)]
     [InlineData("3599.5", 3599)]

@@ -12,7 +12,9 @@ namespace FunctionsAuth.Tests.Secrets;
 /// <summary>
 /// An in-memory Key Vault behind the real <see cref="SecretClient"/>: only the transport is fake, so the SDK's pipeline runs
 /// for real (challenge authentication, paging through <c>nextLink</c>, error mapping). Each instance has its own vault host,
-/// because the SDK caches challenges per host for the whole process.
+/// because the SDK caches challenges per host for the whole process. Certificates are stored as Key Vault stores them: the
+/// certificate's public part under <c>certificates/</c>, the certificate with its private key as the secret of the same
+/// name and version (what <see cref="Azure.Security.KeyVault.Certificates.CertificateClient.DownloadCertificateAsync(string, string, CancellationToken)"/> reads).
 /// </summary>
 public sealed class FakeKeyVault : HttpPipelineTransport
 {
@@ -21,6 +23,7 @@ public sealed class FakeKeyVault : HttpPipelineTransport
     private readonly HttpClientTransport _transport;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, List<StoredVersion>> _secrets = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, List<(string Version, byte[] Cer, DateTimeOffset CreatedOn)>> _certificates = new(StringComparer.OrdinalIgnoreCase);
     private int _requestCount;
     private int _challengeCount;
 
@@ -75,6 +78,46 @@ public sealed class FakeKeyVault : HttpPipelineTransport
         return version;
     }
 
+    /// <summary>A CertificateClient on this vault with retries off.</summary>
+    public Azure.Security.KeyVault.Certificates.CertificateClient CreateCertificateClient()
+    {
+        var options = new Azure.Security.KeyVault.Certificates.CertificateClientOptions { Transport = this };
+        options.Retry.MaxRetries = 0;
+        return new Azure.Security.KeyVault.Certificates.CertificateClient(VaultUri, Credential, options);
+    }
+
+    /// <summary>
+    /// Adds a certificate version (a new version is how Key Vault rotates one). The secret of the same name holds it as a
+    /// PEM, with its private key unless <paramref name="withPrivateKey"/> is false (what a reader without the key sees).
+    /// </summary>
+    public string AddCertificate(string name, System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, DateTimeOffset createdOn, bool withPrivateKey = true)
+    {
+        var pem = certificate.ExportCertificatePem();
+        if (withPrivateKey)
+        {
+            pem += "\n" + System.Security.Cryptography.X509Certificates.RSACertificateExtensions.GetRSAPrivateKey(certificate)!.ExportPkcs8PrivateKeyPem();
+        }
+
+        var version = Guid.NewGuid().ToString("N");
+        lock (_gate)
+        {
+            if (!_secrets.TryGetValue(name, out var versions))
+            {
+                _secrets[name] = versions = [];
+            }
+
+            versions.Add(new StoredVersion(version, pem, createdOn, Enabled: true, NotBefore: null, ExpiresOn: null, ContentType: "application/x-pem-file"));
+            if (!_certificates.TryGetValue(name, out var certificates))
+            {
+                _certificates[name] = certificates = [];
+            }
+
+            certificates.Add((version, certificate.RawData, createdOn));
+        }
+
+        return version;
+    }
+
     public void Disable(string name, string version)
     {
         lock (_gate)
@@ -114,6 +157,11 @@ public sealed class FakeKeyVault : HttpPipelineTransport
         }
 
         var segments = request.RequestUri!.AbsolutePath.Trim('/').Split('/');
+        if (request.Method == HttpMethod.Get && segments.Length is 2 or 3 && segments[0] == "certificates")
+        {
+            return GetCertificate(segments[1], segments.Length == 3 ? segments[2] : "");
+        }
+
         if (request.Method != HttpMethod.Get || segments.Length is < 2 or > 3 || segments[0] != "secrets")
         {
             return Error(HttpStatusCode.BadRequest, "BadParameter", "Unsupported request.");
@@ -149,7 +197,40 @@ public sealed class FakeKeyVault : HttpPipelineTransport
             return Json(HttpStatusCode.OK, writer =>
             {
                 writer.WriteString("value", stored.Value);
+                if (stored.ContentType is { } contentType)
+                {
+                    writer.WriteString("contentType", contentType);
+                }
+
                 WriteProperties(writer, name, stored);
+            });
+        }
+    }
+
+    private HttpResponseMessage GetCertificate(string name, string version)
+    {
+        lock (_gate)
+        {
+            var certificate = _certificates.TryGetValue(name, out var versions)
+                ? version.Length == 0 ? versions.MaxBy(c => c.CreatedOn) : versions.Find(c => c.Version == version)
+                : default;
+            if (certificate.Cer is null)
+            {
+                return Error(HttpStatusCode.NotFound, "CertificateNotFound", $"A certificate with (name/id) {name} was not found in this key vault.");
+            }
+
+            return Json(HttpStatusCode.OK, writer =>
+            {
+                writer.WriteString("id", $"{VaultUri}certificates/{name}/{certificate.Version}");
+                writer.WriteString("kid", $"{VaultUri}keys/{name}/{certificate.Version}");
+                writer.WriteString("sid", $"{VaultUri}secrets/{name}/{certificate.Version}");
+                writer.WriteString("x5t", Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(certificate.Cer)).TrimEnd('=').Replace('+', '-').Replace('/', '_'));
+                writer.WriteString("cer", Convert.ToBase64String(certificate.Cer));
+                writer.WriteStartObject("attributes");
+                writer.WriteBoolean("enabled", true);
+                writer.WriteNumber("created", certificate.CreatedOn.ToUnixTimeSeconds());
+                writer.WriteNumber("updated", certificate.CreatedOn.ToUnixTimeSeconds());
+                writer.WriteEndObject();
             });
         }
     }
@@ -234,7 +315,7 @@ public sealed class FakeKeyVault : HttpPipelineTransport
         };
     }
 
-    private sealed record StoredVersion(string Version, string Value, DateTimeOffset CreatedOn, bool Enabled, DateTimeOffset? NotBefore, DateTimeOffset? ExpiresOn);
+    private sealed record StoredVersion(string Version, string Value, DateTimeOffset CreatedOn, bool Enabled, DateTimeOffset? NotBefore, DateTimeOffset? ExpiresOn, string? ContentType = null);
 
     private sealed class Handler(FakeKeyVault vault) : HttpMessageHandler
     {

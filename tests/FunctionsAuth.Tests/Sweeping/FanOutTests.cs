@@ -306,7 +306,7 @@ public sealed class FanOutTests : IAsyncLifetime
                 ["redirect_uri"] = code.RedirectUri.AbsoluteUri,
             });
             using var stream = new MemoryStream(body);
-            Assert.Equal(201, (await api.CreateSessionAsync(stream, ct)).Status);
+            Assert.Equal(201, (await api.CreateSessionAsync(stream, FunctionsAuth.Callers.CallerCredentials.None, ct)).Status);
         });
     }
 
