@@ -250,6 +250,6 @@ public sealed class PrivateKeyJwtTests : IAsyncLifetime
     {
         Assert.True(SessionHandle.TryGetKey(handle, out var key));
         var row = (await host.Services.GetRequiredService<SessionStore>().GetAsync(key, default))!;
-        return await host.Services.GetRequiredService<TokenProtector>().UnprotectAsync(row.RefreshToken!, $"{environment.SessionsTable}/{row.PartitionKey}/refresh_token", default);
+        return await host.Services.GetRequiredService<SessionCrypto>().ReadRefreshTokenAsync(row, default);
     }
 }
