@@ -127,7 +127,7 @@ internal sealed class ProviderRegistry(
         var issuer = provider.Issuer.AbsoluteUri.TrimEnd('/');
         var discoveryUri = new Uri(issuer + "/.well-known/openid-configuration");
         var client = httpClientFactory.CreateClient(DiscoveryClientName);
-        using var timeout = new CancellationTokenSource(options.Value.ProviderTimeout);
+        using var timeout = new CancellationTokenSource(options.Value.ProviderTimeout, time);
         DiscoveryDocument? document;
         try
         {

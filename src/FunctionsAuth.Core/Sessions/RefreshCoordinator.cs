@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
 using FunctionsAuth.OAuth;
@@ -25,9 +24,8 @@ internal sealed class RefreshCoordinator(
     IOptions<FunctionsAuthOptions> options,
     ILogger<RefreshCoordinator> logger)
 {
-    // Waits and back-off here run in real time while "now" comes from TimeProvider: tests that move a fake clock
-    // (the sweeper's) must not stall on a wait nobody advances. Moving the waits onto TimeProvider goes with the
-    // resilience rework (Polly with a TimeProvider), where tests drive them.
+    // Every wait, time-out and stopwatch here runs on the injected TimeProvider, like "now": tests drive the lease
+    // polls and the rotated write's back-off with their clock instead of waiting for them.
     private static readonly TimeSpan MinPoll = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan MaxPoll = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan BusyRetryAfter = TimeSpan.FromSeconds(1);
@@ -87,7 +85,7 @@ internal sealed class RefreshCoordinator(
     {
         var opts = options.Value;
         var maxWait = opts.LeaseDuration + opts.ProviderTimeout;
-        var waitStarted = Stopwatch.GetTimestamp();
+        var waitStarted = time.GetTimestamp();
         var leaseWaited = false;
         var poll = MinPoll;
         while (true)
@@ -98,7 +96,7 @@ internal sealed class RefreshCoordinator(
             var action = RefreshRules.Decide(session, demand, now);
             if (leaseWaited && action != RowAction.WaitForLease)
             {
-                metrics.LeaseWait(Stopwatch.GetElapsedTime(waitStarted), "released");
+                metrics.LeaseWait(time.GetElapsedTime(waitStarted), "released");
                 leaseWaited = false;
             }
 
@@ -113,13 +111,13 @@ internal sealed class RefreshCoordinator(
                 case RowAction.WaitForLease:
                     // Someone else (this or another instance) is refreshing: wait for its result, then re-read.
                     leaseWaited = true;
-                    if (Stopwatch.GetElapsedTime(waitStarted) > maxWait)
+                    if (time.GetElapsedTime(waitStarted) > maxWait)
                     {
-                        metrics.LeaseWait(Stopwatch.GetElapsedTime(waitStarted), "timed_out");
+                        metrics.LeaseWait(time.GetElapsedTime(waitStarted), "timed_out");
                         return new RefreshOutcome(RefreshStatus.Busy, session, RetryAfter: BusyRetryAfter, Error: "refresh_in_progress");
                     }
 
-                    await Task.Delay(poll);
+                    await Task.Delay(poll, time);
                     poll = poll * 2 > MaxPoll ? MaxPoll : poll * 2;
                     continue;
             }
@@ -290,7 +288,7 @@ internal sealed class RefreshCoordinator(
         var persisting = PersistRotatedAsync(key, leased, updated, tokens, oldRefreshToken, demand.LeavesPreviousIndexRow, preindexed);
         try
         {
-            return await persisting.WaitAsync(RotatedWriteCallerWait);
+            return await persisting.WaitAsync(RotatedWriteCallerWait, time);
         }
         catch (TimeoutException)
         {
@@ -324,7 +322,7 @@ internal sealed class RefreshCoordinator(
             {
                 Log.RotatedTokenWriteRetried(logger, key, attempt, ex.Failure);
                 metrics.RotatedTokenWrite("retried");
-                await Task.Delay(Jitter(delay));
+                await Task.Delay(Jitter(delay), time);
                 delay = delay * 2 > MaxRotatedWriteRetryDelay ? MaxRotatedWriteRetryDelay : delay * 2;
             }
             catch (Exception ex)
