@@ -125,7 +125,8 @@ internal sealed class RefreshCoordinator(
             var claimed = session!.Clone();
             claimed.LeaseId = Guid.NewGuid().ToString("N");
             claimed.LeaseExpiresAt = now + opts.LeaseDuration;
-            switch (await store.TryUpdateAsync(claimed, CancellationToken.None))
+            // Only the two lease fields travel (a merge conditional on the ETag just read): the row is unchanged otherwise.
+            switch (await store.TryClaimLeaseAsync(claimed, CancellationToken.None))
             {
                 case UpdateResult.Conflict:
                     continue;
@@ -285,7 +286,12 @@ internal sealed class RefreshCoordinator(
 
         // The write goes on until it lands or the lease runs out, whoever still waits for it; the callers wait a
         // moment only, then hear "try again shortly" while the lease keeps every other refresh of this session away.
-        var persisting = PersistRotatedAsync(key, leased, updated, tokens, oldRefreshToken, demand.LeavesPreviousIndexRow, preindexed);
+        // The previous index row is not removed here, whoever refreshes: it is off the critical path, and left for the
+        // sweeper (which removes those it read in batches, and any other it finds stale: it reads the row, sees the
+        // session is not due in that bucket, and deletes the index row conditionally on the ETag it read). A stale
+        // index row costs a run one read; the new index row is written before the session row (or was preindexed),
+        // so a crash at any point leaves at most an extra index row, never a due session missing from the index.
+        var persisting = PersistRotatedAsync(key, leased, updated, tokens, oldRefreshToken, leavePreviousIndexRow: true, preindexed);
         try
         {
             return await persisting.WaitAsync(RotatedWriteCallerWait, time);

@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using System.Threading.RateLimiting;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
 using FunctionsAuth.OAuth;
@@ -80,7 +79,7 @@ internal sealed class Sweeper : ISweeper
         // The budget stops the run taking new sessions; the ones in hand finish, and the next run picks up the rest.
         using var budget = new CancellationTokenSource(opts.Sweeper.TimeBudget, time);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, budget.Token);
-        using var limiter = CreateRateLimiter(opts.Sweeper.ProviderRequestsPerSecond);
+        using var limiter = new ProviderPacer(opts.Sweeper.ProviderRequestsPerSecond, time);
         var run = new SweepRun(RefreshDemand.NoLongerDue(opts), limiter, store, logger);
         string result;
         try
@@ -350,21 +349,6 @@ internal sealed class Sweeper : ISweeper
         metrics.SweeperErrors(summary.Errors);
         return summary;
     }
-
-    /// <summary>
-    /// Per provider, for this run: a token bucket refilled every second. It paces requests in real time, as the
-    /// provider counts them, so it is not driven by the injected clock.
-    /// </summary>
-    private static PartitionedRateLimiter<string> CreateRateLimiter(int requestsPerSecond) =>
-        PartitionedRateLimiter.Create<string, string>(provider => RateLimitPartition.GetTokenBucketLimiter(provider, _ => new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = requestsPerSecond,
-            TokensPerPeriod = requestsPerSecond,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            QueueLimit = int.MaxValue,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-            AutoReplenishment = true,
-        }));
 
     /// <summary>An index row whose session triage found due for a refresh, with the row as read.</summary>
     private readonly record struct DueSession(DueIndexEntry Entry, SessionEntity Session);
