@@ -212,7 +212,7 @@ public sealed class ProviderOptions
     /// token, once, while this interval since sending has not passed, so the session recovers within the same call.
     /// Set it only to what the provider is configured with: beyond it, a provider with reuse detection ends the grant.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00", "01:00:00", ErrorMessage = "{0} must be between 00:00:00 (off) and 01:00:00.")]
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan RefreshTokenReuseInterval { get; set; }
 }
 
