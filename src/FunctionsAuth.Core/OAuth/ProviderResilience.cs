@@ -44,7 +44,7 @@ internal sealed class ProviderResilience(TimeProvider time, FunctionsAuthMetrics
 
     private static readonly ResiliencePropertyKey<TokenCall> CallKey = new("FunctionsAuth.TokenCall");
     private static readonly ResiliencePropertyKey<long> AttemptStartedKey = new("FunctionsAuth.AttemptStarted");
-    private static readonly ResiliencePropertyKey<bool> UnknownRetriedKey = new("FunctionsAuth.UnknownOutcomeRetried");
+    private static readonly ResiliencePropertyKey<TokenResult?> RetriedUnknownKey = new("FunctionsAuth.RetriedUnknownOutcome");
 
     private readonly ConcurrentDictionary<string, ResiliencePipeline<TokenResult>> pipelines = new(StringComparer.OrdinalIgnoreCase);
 
@@ -59,7 +59,7 @@ internal sealed class ProviderResilience(TimeProvider time, FunctionsAuthMetrics
         context.Properties.Set(CallKey, call);
         try
         {
-            return await pipeline.ExecuteAsync(
+            var result = await pipeline.ExecuteAsync(
                 static async (context, state) =>
                 {
                     context.Properties.Set(AttemptStartedKey, state.time.GetTimestamp());
@@ -67,6 +67,18 @@ internal sealed class ProviderResilience(TimeProvider time, FunctionsAuthMetrics
                 },
                 context,
                 (time, attempt));
+
+            // A lost answer, sent again, then "not processed" (503, no connection): the first attempt may still have
+            // spent the token, so the outcome stays unknown. A success or a definite answer (invalid_grant) stands.
+            return result.Failure == TokenFailureKind.Unavailable && context.Properties.GetValue(RetriedUnknownKey, null) is { } unknown
+                ? unknown
+                : result;
+        }
+        catch (BrokenCircuitException) when (context.Properties.GetValue(RetriedUnknownKey, null) is { } unknown)
+        {
+            // The retry of a lost answer met a circuit that had just opened: the caller must still hear that the
+            // token may be spent, not merely that the provider is down.
+            return unknown;
         }
         catch (BrokenCircuitException ex)
         {
@@ -115,7 +127,7 @@ internal sealed class ProviderResilience(TimeProvider time, FunctionsAuthMetrics
                         result,
                         args.Context.Properties.GetValue(CallKey, default),
                         time.GetElapsedTime(args.Context.Properties.GetValue(AttemptStartedKey, time.GetTimestamp())),
-                        args.Context.Properties.GetValue(UnknownRetriedKey, false))),
+                        args.Context.Properties.GetValue(RetriedUnknownKey, null) is not null)),
                 DelayGenerator = static args => ValueTask.FromResult(args.Outcome.Result switch
                 {
                     { Failure: TokenFailureKind.OutcomeUnknown } => TimeSpan.Zero,
@@ -129,7 +141,7 @@ internal sealed class ProviderResilience(TimeProvider time, FunctionsAuthMetrics
                     var result = args.Outcome.Result!;
                     if (result.Failure == TokenFailureKind.OutcomeUnknown)
                     {
-                        args.Context.Properties.Set(UnknownRetriedKey, true);
+                        args.Context.Properties.Set(RetriedUnknownKey, result);
                         Log.RetryingInsideReuseInterval(logger, provider, result.Error ?? "unknown");
                     }
 

@@ -144,6 +144,33 @@ public sealed class ProviderResilienceTests : IDisposable
     }
 
     [Fact]
+    public async Task UnknownOutcome_SentAgainAndThenNotProcessed_StaysUnknown()
+    {
+        // The first attempt may have spent the token; a 503 to the second says nothing about the first.
+        var answers = new Queue<TokenResult>([TokenResult.Failed(TokenFailureKind.OutcomeUnknown, "connection_dropped"), TokenResult.Failed(TokenFailureKind.Unavailable, TokenErrors.ServerError, TimeSpan.FromSeconds(30))]);
+
+        var result = await CallAsync(RefreshWithReuseInterval, _ => Task.FromResult(answers.Dequeue()));
+
+        Assert.Equal((TokenFailureKind.OutcomeUnknown, "connection_dropped"), (result.Failure!.Value, result.Error));
+        Assert.Equal(2, attempts);
+    }
+
+    [Fact]
+    public async Task UnknownOutcome_WhoseRetryMeetsACircuitJustOpened_StaysUnknown()
+    {
+        for (var i = 0; i < ProviderResilience.MinimumThroughput - 1; i++)
+        {
+            await CallAsync(Refresh, _ => Task.FromResult(TokenResult.Failed(TokenFailureKind.OutcomeUnknown, "timeout")));
+        }
+
+        // The fifth failure opens the circuit; the retry inside the reuse interval is refused by it without a call.
+        var result = await CallAsync(RefreshWithReuseInterval, _ => Task.FromResult(TokenResult.Failed(TokenFailureKind.OutcomeUnknown, "connection_dropped")));
+
+        Assert.Equal((TokenFailureKind.OutcomeUnknown, "connection_dropped"), (result.Failure!.Value, result.Error));
+        Assert.Equal(ProviderResilience.MinimumThroughput, attempts);
+    }
+
+    [Fact]
     public async Task UnknownOutcome_AfterTheReuseIntervalHasPassed_NotSentAgain()
     {
         // A time-out: the request was sent longer ago than the provider keeps the old token.
