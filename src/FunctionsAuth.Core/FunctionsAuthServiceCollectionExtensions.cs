@@ -63,7 +63,7 @@ public static class FunctionsAuthServiceCollectionExtensions
 
         services.AddFunctionsAuthSecrets();
 
-        services.TryAddSingleton<CircuitBreaker>();
+        services.TryAddSingleton<ProviderResilience>();
         services.TryAddSingleton<ProviderRegistry>();
         services.AddHttpClient(ProviderRegistry.DiscoveryClientName)
             .ConfigurePrimaryHttpMessageHandler(NoRedirects)
@@ -137,6 +137,7 @@ internal sealed partial class StartupTasks(
     SessionStore store,
     ISecretSource secrets,
     TokenProtector protector,
+    TimeProvider time,
     IOptions<FunctionsAuthOptions> options,
     ILogger<StartupTasks> logger) : IHostedService
 {
@@ -195,7 +196,7 @@ internal sealed partial class StartupTasks(
         {
             try
             {
-                await Task.Delay(delay, cancellationToken);
+                await Task.Delay(delay, time, cancellationToken);
                 await store.EnsureTablesAsync(cancellationToken);
                 LogTablesCreated(logger, attempt);
                 return;

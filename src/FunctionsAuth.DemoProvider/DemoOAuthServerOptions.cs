@@ -16,6 +16,14 @@ public sealed class DemoOAuthServerOptions
     /// <summary>Adds Keycloak's <c>refresh_expires_in</c> (<see cref="RefreshTokenLifetime"/>) to every token response carrying a refresh token.</summary>
     public bool PublishRefreshExpiresIn { get; set; }
 
+    /// <summary>
+    /// How long a refresh token stays usable after it was redeemed (OpenIddict's reuse leeway; Auth0's "reuse interval",
+    /// Okta's "grace period"). Zero (the default): strict, any second use is reuse and revokes the grant. Positive: a
+    /// redeemed token presented again within it is answered with new tokens, as if it had not been spent; after it,
+    /// reuse is detected as usual.
+    /// </summary>
+    public TimeSpan RefreshTokenReuseLeeway { get; set; }
+
     internal IReadOnlyList<DemoOAuthClient> EffectiveClients =>
         Clients.Count == 0 ? [DemoOAuthClient.CreateDefault()] : [.. Clients];
 
@@ -36,6 +44,11 @@ public sealed class DemoOAuthServerOptions
         if (RefreshTokenLifetime <= TimeSpan.Zero)
         {
             failures.Add("RefreshTokenLifetime must be positive.");
+        }
+
+        if (RefreshTokenReuseLeeway < TimeSpan.Zero)
+        {
+            failures.Add("RefreshTokenReuseLeeway must not be negative.");
         }
 
         var clientIds = new HashSet<string>(StringComparer.Ordinal);

@@ -83,8 +83,7 @@ internal sealed class AuthApi : IAuthApi
 
     public async Task<ApiResult> HealthAsync(CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(HealthTimeout);
+        using var timeout = new Deadline(HealthTimeout, time, cancellationToken);
         var storage = CheckAsync("storage", () => store.CheckAsync(timeout.Token));
         var secrets = CheckAsync("secrets", () => protector.CheckAsync(timeout.Token).AsTask());
         var healthy = await storage & await secrets;

@@ -342,6 +342,16 @@ public sealed class ProviderOptions
 
     /// <summary>OpenID Connect userinfo endpoint, where a handed-over access token is verified; overrides discovery (preset for Google).</summary>
     public Uri? UserInfoEndpoint { get; set; }
+
+    /// <summary>
+    /// How long the provider keeps accepting a refresh token after it rotated it (Auth0 "reuse interval", Okta "grace
+    /// period", OpenIddict's reuse leeway). Zero (the default): a refresh whose answer was lost (time-out, dropped
+    /// connection after sending) is not sent again in line. Positive: it is sent again at once, with the same refresh
+    /// token, once, while this interval since sending has not passed, so the session recovers within the same call.
+    /// Set it only to what the provider is configured with: beyond it, a provider with reuse detection ends the grant.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan RefreshTokenReuseInterval { get; set; }
 }
 
 /// <summary>Setting that a deployment to Azure must provide (local development can do without). <c>infra/</c> is checked against these.</summary>

@@ -18,7 +18,7 @@ internal sealed partial class FunctionsAuthOptionsValidator : IValidateOptions<F
 
     /// <summary>The provider client's worst case: every attempt times out, plus the in-line retry delays.</summary>
     internal static TimeSpan WorstCaseProviderCall(FunctionsAuthOptions options) =>
-        (options.ProviderTimeout * OAuth.OAuthClient.MaxAttempts) + (OAuth.OAuthClient.MaxInlineRetryDelay * (OAuth.OAuthClient.MaxAttempts - 1));
+        (options.ProviderTimeout * OAuth.ProviderResilience.MaxAttempts) + (OAuth.ProviderResilience.MaxInlineRetryDelay * (OAuth.ProviderResilience.MaxAttempts - 1));
 
     public ValidateOptionsResult Validate(string? name, FunctionsAuthOptions options)
     {

@@ -16,6 +16,9 @@ internal static partial class Log
     [LoggerMessage(2003, LogLevel.Information, "Retrying token request ({GrantType}) to provider {Provider} after {Error}, attempt {Attempt}, in {DelayMs} ms.")]
     public static partial void RetryingTokenRequest(ILogger logger, string provider, string grantType, string error, int attempt, int delayMs);
 
+    [LoggerMessage(2009, LogLevel.Warning, "The answer to a refresh at provider {Provider} was lost ({Error}); sending the same refresh token again at once, inside the provider's reuse interval.")]
+    public static partial void RetryingInsideReuseInterval(ILogger logger, string provider, string error);
+
     [LoggerMessage(2004, LogLevel.Warning, "Provider {Provider} answered invalid_client: reloading the client secret and retrying once.")]
     public static partial void ClientSecretReloaded(ILogger logger, string provider);
 

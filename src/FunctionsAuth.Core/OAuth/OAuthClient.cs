@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using FunctionsAuth.Configuration;
@@ -9,15 +8,17 @@ using Microsoft.Extensions.Options;
 namespace FunctionsAuth.OAuth;
 
 /// <summary>
-/// Talks to providers' token and revocation endpoints. A request is retried only when the provider cannot have
-/// processed it (connection not established, 5xx, 429 with a short Retry-After, invalid_client before a secret
-/// reload): a rotating refresh token is never sent twice in a way that could spend it twice.
+/// Talks to providers' token and revocation endpoints. Token requests go through the provider's Polly pipeline
+/// (<see cref="ProviderResilience"/>: retry only when the provider cannot have processed the request, a circuit per
+/// provider); an <c>invalid_client</c> is sent again once after reloading the client secret. A rotating refresh token
+/// is never sent twice in a way that could spend it twice, except inside the provider's declared reuse interval.
+/// Every time-out here runs on the injected <see cref="TimeProvider"/>.
 /// </summary>
 internal sealed class OAuthClient(
     IHttpClientFactory httpClientFactory,
     ProviderRegistry providers,
     ClientAuthenticator clientAuthentication,
-    CircuitBreaker circuitBreaker,
+    ProviderResilience resilience,
     FunctionsAuthMetrics metrics,
     TimeProvider time,
     IOptions<FunctionsAuthOptions> options,
@@ -25,12 +26,7 @@ internal sealed class OAuthClient(
 {
     public const string HttpClientName = "FunctionsAuth.OAuth";
 
-    public const int MaxAttempts = 3;
-
-    /// <summary>Retry-After values up to this are waited for in-line; longer ones are passed to the caller.</summary>
-    public static readonly TimeSpan MaxInlineRetryDelay = TimeSpan.FromSeconds(2);
-
-    private static readonly TimeSpan BaseBackoff = TimeSpan.FromMilliseconds(200);
+    /// <summary>Retry-After given to callers when the provider named none.</summary>
     private static readonly TimeSpan DefaultRetryAfter = TimeSpan.FromSeconds(5);
 
     /// <summary>Per provider: whether its last successful refresh carried a new refresh token. Unknown counts as rotating.</summary>
@@ -79,8 +75,7 @@ internal sealed class OAuthClient(
 
         var secret = await GetClientSecretAsync(descriptor, refresh: false, cancellationToken);
         using var request = BuildRequest(descriptor, descriptor.RevocationEndpoint, secret, [new("token", token), new("token_type_hint", tokenTypeHint)]);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.Value.ProviderTimeout);
+        using var timeout = new Deadline(options.Value.ProviderTimeout, time, cancellationToken);
         try
         {
             using var response = await httpClientFactory.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
@@ -131,8 +126,7 @@ internal sealed class OAuthClient(
         using var request = new HttpRequestMessage(HttpMethod.Get, descriptor.UserInfoEndpoint);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.Value.ProviderTimeout);
+        using var timeout = new Deadline(options.Value.ProviderTimeout, time, cancellationToken);
         AccessTokenCheck check;
         try
         {
@@ -190,9 +184,10 @@ internal sealed class OAuthClient(
         var body = parameters(descriptor);
         var secret = await GetClientSecretAsync(descriptor, refresh: false, cancellationToken);
         var secretReloaded = false;
-        for (var attempt = 1; ; attempt++)
+        var call = new TokenCall(grantType, grantType == "refresh_token" ? RefreshTokenReuseInterval(provider) : TimeSpan.Zero);
+        while (true)
         {
-            var result = await circuitBreaker.ExecuteAsync(provider, token => SendOnceAsync(descriptor, grantType, secret, body, token), cancellationToken);
+            var result = await resilience.ExecuteAsync(provider, call, token => SendOnceAsync(descriptor, grantType, secret, body, token), cancellationToken);
             if (result.Error == TokenErrors.CircuitOpen)
             {
                 metrics.ProviderRequest(provider, grantType, TokenErrors.CircuitOpen);
@@ -211,22 +206,17 @@ internal sealed class OAuthClient(
                 secretReloaded = true;
                 Log.ClientSecretReloaded(logger, provider);
                 secret = await GetClientSecretAsync(descriptor, refresh: true, cancellationToken);
-                attempt--;
                 continue;
             }
 
-            if (result.Failure != TokenFailureKind.Unavailable || attempt >= MaxAttempts || (result.Error == TokenErrors.RateLimited && result.RetryAfter > MaxInlineRetryDelay))
-            {
-                return result;
-            }
-
-            var delay = result.RetryAfter is { } retryAfter && result.Error == TokenErrors.RateLimited
-                ? retryAfter
-                : Jitter(BaseBackoff * Math.Pow(2, attempt - 1));
-            Log.RetryingTokenRequest(logger, provider, grantType, result.Error ?? "unavailable", attempt, (int)delay.TotalMilliseconds);
-            await Task.Delay(delay, cancellationToken);
+            // The pipeline saw the provider's own Retry-After (or none); callers always get one.
+            return result.WithRetryAfterIfNone(DefaultRetryAfter);
         }
     }
+
+    /// <summary>The provider's <c>RefreshTokenReuseInterval</c>; zero when it has none (or is no longer configured).</summary>
+    private TimeSpan RefreshTokenReuseInterval(string provider) =>
+        options.Value.Providers.TryGetValue(provider, out var configured) ? configured.RefreshTokenReuseInterval : TimeSpan.Zero;
 
     private async Task<TokenResult> SendOnceAsync(
         ProviderDescriptor descriptor,
@@ -236,9 +226,8 @@ internal sealed class OAuthClient(
         CancellationToken cancellationToken)
     {
         using var request = BuildRequest(descriptor, descriptor.TokenEndpoint, secret, parameters);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.Value.ProviderTimeout);
-        var started = Stopwatch.GetTimestamp();
+        using var timeout = new Deadline(options.Value.ProviderTimeout, time, cancellationToken);
+        var started = time.GetTimestamp();
         TokenResult result;
         try
         {
@@ -248,7 +237,7 @@ internal sealed class OAuthClient(
         catch (HttpRequestException ex) when (ex.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError)
         {
             // Nothing reached the provider.
-            result = TokenResult.Failed(TokenFailureKind.Unavailable, "connection_failed", DefaultRetryAfter);
+            result = TokenResult.Failed(TokenFailureKind.Unavailable, "connection_failed");
         }
         catch (HttpRequestException)
         {
@@ -260,7 +249,7 @@ internal sealed class OAuthClient(
             result = TokenResult.Failed(TokenFailureKind.OutcomeUnknown, "timeout", DefaultRetryAfter);
         }
 
-        metrics.ProviderRequest(descriptor.Name, grantType, result.Succeeded ? "ok" : result.Error ?? "failed", Stopwatch.GetElapsedTime(started));
+        metrics.ProviderRequest(descriptor.Name, grantType, result.Succeeded ? "ok" : result.Error ?? "failed", time.GetElapsedTime(started));
         if (!result.Succeeded)
         {
             Log.TokenRequestFailed(logger, descriptor.Name, grantType, result.Failure!.Value, result.Error ?? "");
@@ -281,13 +270,13 @@ internal sealed class OAuthClient(
         var status = (int)response.StatusCode;
         if (response.StatusCode == HttpStatusCode.TooManyRequests)
         {
-            return TokenResult.Failed(TokenFailureKind.Unavailable, TokenErrors.RateLimited, RetryAfter(response) ?? DefaultRetryAfter);
+            return TokenResult.Failed(TokenFailureKind.Unavailable, TokenErrors.RateLimited, RetryAfter(response));
         }
 
         if (response.StatusCode == HttpStatusCode.ServiceUnavailable || (status >= 500 && !spendsItsGrant))
         {
             // 503 means "not processed, come back later" (RFC 9110 §15.6.4): safe to send again.
-            return TokenResult.Failed(TokenFailureKind.Unavailable, TokenErrors.ServerError, RetryAfter(response) ?? DefaultRetryAfter);
+            return TokenResult.Failed(TokenFailureKind.Unavailable, TokenErrors.ServerError, RetryAfter(response));
         }
 
         if (status >= 500)
@@ -330,7 +319,7 @@ internal sealed class OAuthClient(
         "interaction_required" or "consent_required" or "login_required" => TokenResult.Failed(TokenFailureKind.InvalidGrant, error),
         "invalid_client" => TokenResult.Failed(TokenFailureKind.InvalidClient, error),
         "unauthorized_client" when response.StatusCode == HttpStatusCode.Unauthorized => TokenResult.Failed(TokenFailureKind.InvalidClient, error),
-        "temporarily_unavailable" => TokenResult.Failed(TokenFailureKind.Unavailable, "temporarily_unavailable", RetryAfter(response) ?? DefaultRetryAfter),
+        "temporarily_unavailable" => TokenResult.Failed(TokenFailureKind.Unavailable, "temporarily_unavailable", RetryAfter(response)),
         _ => TokenResult.Failed(TokenFailureKind.Rejected, error),
     };
 
@@ -371,8 +360,6 @@ internal sealed class OAuthClient(
 
     private static bool IsTransportFailure(Exception ex, CancellationToken cancellationToken) =>
         ex is HttpRequestException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested);
-
-    private static TimeSpan Jitter(TimeSpan delay) => delay * (0.5 + Random.Shared.NextDouble());
 }
 
 /// <summary>What a provider's userinfo endpoint said about an access token.</summary>

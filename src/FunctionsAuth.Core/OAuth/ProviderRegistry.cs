@@ -13,6 +13,12 @@ namespace FunctionsAuth.OAuth;
 /// Resolves a configured provider name to its endpoints: presets for Google and Entra ID, OpenID Connect discovery
 /// (cached, one fetch at a time per provider) for any other issuer.
 /// </summary>
+/// <remarks>
+/// The cache is a dictionary of descriptors with their expiry in front of <see cref="SingleFlight{TKey, TValue}"/>, not
+/// HybridCache: its expiry would run on MemoryCache's clock instead of the injected <see cref="TimeProvider"/>, a
+/// descriptor would be serialized through any registered distributed cache, and it cancels a shared fetch when its
+/// callers give up (see <c>SingleFlightCache</c> for the full evaluation).
+/// </remarks>
 internal sealed class ProviderRegistry(
     IOptions<FunctionsAuthOptions> options,
     IHttpClientFactory httpClientFactory,
@@ -130,7 +136,7 @@ internal sealed class ProviderRegistry(
         var issuer = provider.Issuer.AbsoluteUri.TrimEnd('/');
         var discoveryUri = new Uri(issuer + "/.well-known/openid-configuration");
         var client = httpClientFactory.CreateClient(DiscoveryClientName);
-        using var timeout = new CancellationTokenSource(options.Value.ProviderTimeout);
+        using var timeout = new CancellationTokenSource(options.Value.ProviderTimeout, time);
         DiscoveryDocument? document;
         try
         {

@@ -62,4 +62,8 @@ internal sealed record TokenResult
     public static TokenResult Success(TokenSet tokens) => new(tokens, null, null, null);
 
     public static TokenResult Failed(TokenFailureKind kind, string error, TimeSpan? retryAfter = null) => new(null, kind, error, retryAfter);
+
+    /// <summary>This result, with <paramref name="retryAfter"/> when it is a "try again later" that names no delay of its own.</summary>
+    public TokenResult WithRetryAfterIfNone(TimeSpan retryAfter) =>
+        RetryAfter is null && Failure is TokenFailureKind.Unavailable or TokenFailureKind.OutcomeUnknown ? new(null, Failure, Error, retryAfter) : this;
 }

@@ -6,6 +6,22 @@ namespace FunctionsAuth.Secrets;
 /// Keeps one value per key for <c>duration</c>. Concurrent misses for a key share one load; a failed load is dropped,
 /// so the next caller tries again instead of being served the failure.
 /// </summary>
+/// <remarks>
+/// Why not <c>HybridCache</c> (Microsoft.Extensions.Caching.Hybrid 10.11.0, evaluated for issue 9)? It has the stampede
+/// protection and the expiry, but three of its properties do not fit what is cached here (client secrets; the
+/// discovery cache in <c>ProviderRegistry</c> follows the same reasoning):
+/// <list type="bullet">
+/// <item>It writes every entry to any <c>IDistributedCache</c> registered in the container (a Functions app may add
+/// Redis for something else) unless every call opts out: a client secret must never leave the process.</item>
+/// <item>Its in-memory level expires entries on <c>MemoryCache</c>'s own clock (<c>MemoryCacheOptions.Clock</c>, the
+/// system clock), not on the injected <see cref="TimeProvider"/>: tests could not drive the expiry, and Core would have
+/// two clocks again.</item>
+/// <item>Rotation needs "drop this value and make everyone who arrives meanwhile wait for its replacement, never be
+/// served it" (the <c>refresh</c> path after <c>invalid_client</c>), and a caller giving up must never cancel a load
+/// others wait for; HybridCache cancels the shared load once all its current callers have cancelled.</item>
+/// </list>
+/// So the cache stays this small wrapper over <see cref="SingleFlight{TKey, TValue}"/>, whose semantics its tests pin.
+/// </remarks>
 internal sealed class SingleFlightCache<T>(Func<string, Task<T>> load, TimeSpan duration, TimeProvider timeProvider)
 {
     private readonly ConcurrentDictionary<string, Cached> _values = new(StringComparer.Ordinal);

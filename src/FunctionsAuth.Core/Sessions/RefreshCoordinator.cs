@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
 using FunctionsAuth.Events;
@@ -27,9 +26,8 @@ internal sealed class RefreshCoordinator(
     IOptions<FunctionsAuthOptions> options,
     ILogger<RefreshCoordinator> logger)
 {
-    // Waits and back-off here run in real time while "now" comes from TimeProvider: tests that move a fake clock
-    // (the sweeper's) must not stall on a wait nobody advances. Moving the waits onto TimeProvider goes with the
-    // resilience rework (Polly with a TimeProvider), where tests drive them.
+    // Every wait, time-out and stopwatch here runs on the injected TimeProvider, like "now": tests drive the lease
+    // polls and the rotated write's back-off with their clock instead of waiting for them.
     private static readonly TimeSpan MinPoll = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan MaxPoll = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan BusyRetryAfter = TimeSpan.FromSeconds(1);
@@ -89,7 +87,7 @@ internal sealed class RefreshCoordinator(
     {
         var opts = options.Value;
         var maxWait = opts.LeaseDuration + opts.ProviderTimeout;
-        var waitStarted = Stopwatch.GetTimestamp();
+        var waitStarted = time.GetTimestamp();
         var leaseWaited = false;
         var poll = MinPoll;
         while (true)
@@ -100,7 +98,7 @@ internal sealed class RefreshCoordinator(
             var action = RefreshRules.Decide(session, demand, now);
             if (leaseWaited && action != RowAction.WaitForLease)
             {
-                metrics.LeaseWait(Stopwatch.GetElapsedTime(waitStarted), "released");
+                metrics.LeaseWait(time.GetElapsedTime(waitStarted), "released");
                 leaseWaited = false;
             }
 
@@ -115,13 +113,13 @@ internal sealed class RefreshCoordinator(
                 case RowAction.WaitForLease:
                     // Someone else (this or another instance) is refreshing: wait for its result, then re-read.
                     leaseWaited = true;
-                    if (Stopwatch.GetElapsedTime(waitStarted) > maxWait)
+                    if (time.GetElapsedTime(waitStarted) > maxWait)
                     {
-                        metrics.LeaseWait(Stopwatch.GetElapsedTime(waitStarted), "timed_out");
+                        metrics.LeaseWait(time.GetElapsedTime(waitStarted), "timed_out");
                         return new RefreshOutcome(RefreshStatus.Busy, session, RetryAfter: BusyRetryAfter, Error: "refresh_in_progress");
                     }
 
-                    await Task.Delay(poll);
+                    await Task.Delay(poll, time);
                     poll = poll * 2 > MaxPoll ? MaxPoll : poll * 2;
                     continue;
             }
@@ -129,7 +127,8 @@ internal sealed class RefreshCoordinator(
             var claimed = session!.Clone();
             claimed.LeaseId = Guid.NewGuid().ToString("N");
             claimed.LeaseExpiresAt = now + opts.LeaseDuration;
-            switch (await store.TryUpdateAsync(claimed, CancellationToken.None))
+            // Only the two lease fields travel (a merge conditional on the ETag just read): the row is unchanged otherwise.
+            switch (await store.TryClaimLeaseAsync(claimed, CancellationToken.None))
             {
                 case UpdateResult.Conflict:
                     continue;
@@ -302,10 +301,15 @@ internal sealed class RefreshCoordinator(
             updated.StatusChangedAt = now;
         }
 
+        // The previous index row is not removed here, whoever refreshes: it is off the critical path, and left for the
+        // sweeper (which removes those it read in batches, and any other it finds stale: it reads the row, sees the
+        // session is not due in that bucket, and deletes the index row conditionally on the ETag it read). A stale
+        // index row costs a run one read; the new index row is written before the session row (or was preindexed),
+        // so a crash at any point leaves at most an extra index row, never a due session missing from the index.
         var persisting = PersistRotatedAsync(key, leased, updated, tokens, oldRefreshToken, demand, preindexed);
         try
         {
-            return await persisting.WaitAsync(RotatedWriteCallerWait);
+            return await persisting.WaitAsync(RotatedWriteCallerWait, time);
         }
         catch (TimeoutException)
         {
@@ -339,7 +343,7 @@ internal sealed class RefreshCoordinator(
             {
                 Log.RotatedTokenWriteRetried(logger, key, attempt, ex.Failure);
                 metrics.RotatedTokenWrite("retried");
-                await Task.Delay(Jitter(delay));
+                await Task.Delay(Jitter(delay), time);
                 delay = delay * 2 > MaxRotatedWriteRetryDelay ? MaxRotatedWriteRetryDelay : delay * 2;
             }
             catch (Exception ex)
@@ -356,7 +360,7 @@ internal sealed class RefreshCoordinator(
     private async Task<RefreshOutcome> SaveRotatedOnceAsync(SessionKey key, SessionEntity leased, SessionEntity updated, TokenSet tokens, string oldRefreshToken, RefreshDemand demand, DueIndexEntry? preindexed)
     {
         // On success SaveAsync leaves the due time and the new ETag on `updated`; a failed attempt changes neither.
-        var write = await SaveAsync(leased, updated, demand.LeavesPreviousIndexRow, preindexed);
+        var write = await SaveAsync(leased, updated, leavePreviousIndexRow: true, preindexed);
         var stored = updated;
         if (write == UpdateResult.Conflict)
         {

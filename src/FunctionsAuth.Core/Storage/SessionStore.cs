@@ -115,6 +115,39 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     }
 
     /// <summary>
+    /// Writes only <paramref name="claimed"/>'s lease (id and expiry) if the row still has its ETag: a merge of two
+    /// properties instead of a replace of the whole row (ciphertexts included), the same guarantee for a smaller
+    /// request on the refresh's critical path. On success the entity carries the new ETag.
+    /// </summary>
+    public async Task<UpdateResult> TryClaimLeaseAsync(SessionEntity claimed, CancellationToken cancellationToken)
+    {
+        if (claimed.ETag == default || claimed.ETag == ETag.All)
+        {
+            throw new InvalidOperationException("A lease is only claimed with the ETag the row was read with.");
+        }
+
+        var lease = new TableEntity(claimed.PartitionKey, claimed.RowKey)
+        {
+            [nameof(SessionEntity.LeaseId)] = claimed.LeaseId,
+            [nameof(SessionEntity.LeaseExpiresAt)] = claimed.LeaseExpiresAt,
+        };
+        try
+        {
+            var response = await sessions.UpdateEntityAsync(lease, claimed.ETag, TableUpdateMode.Merge, cancellationToken);
+            claimed.ETag = response.Headers.ETag ?? default;
+            return UpdateResult.Updated;
+        }
+        catch (RequestFailedException ex) when (IsLostRace(ex))
+        {
+            return Translate(ex);
+        }
+        catch (Exception ex) when (IsOutage(ex, cancellationToken))
+        {
+            throw Outage(ex);
+        }
+    }
+
+    /// <summary>
     /// Conditional update that also moves the session's due-index row. The new index row is written first: a crash
     /// between the writes leaves an extra index row (the sweeper drops it), never a due session missing from the index.
     /// </summary>

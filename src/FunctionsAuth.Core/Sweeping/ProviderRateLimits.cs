@@ -17,20 +17,17 @@ namespace FunctionsAuth.Sweeping;
 /// </summary>
 internal sealed class ProviderRateLimits : IDisposable
 {
-    /// <summary>Granularity of the sliding window: permits come back in steps of this.</summary>
-    internal static readonly TimeSpan Segment = TimeSpan.FromMilliseconds(50);
-
     /// <summary>
     /// Slack for what happens between a permit and the request reaching the provider (the lease claim's storage write,
     /// scheduling, the network): a permit counts for one second plus this.
     /// </summary>
     internal static readonly TimeSpan Margin = TimeSpan.FromMilliseconds(250);
 
-    public ProviderRateLimits(IOptions<FunctionsAuthOptions> options)
+    public ProviderRateLimits(IOptions<FunctionsAuthOptions> options, TimeProvider time)
     {
         var sweeper = options.Value.Sweeper;
         WorkerShare = sweeper.ProviderRequestsPerSecond / sweeper.MaxInstances;
-        Worker = Create(WorkerShare);
+        Worker = Create(WorkerShare, time);
     }
 
     /// <summary>Permits per second per provider for all queue workers of this instance together.</summary>
@@ -40,26 +37,12 @@ internal sealed class ProviderRateLimits : IDisposable
     public PartitionedRateLimiter<string> Worker { get; }
 
     /// <summary>
-    /// At most <paramref name="permitsPerSecond"/> per provider in any one-second window. A token bucket refilled once a
-    /// second (what this replaced) lets a full bucket go just before a refill and another just after: twice the limit
-    /// within milliseconds. A sliding window only returns a permit once it has counted for a whole window; the window
-    /// here is one second plus <see cref="Margin"/> plus one <see cref="Segment"/> (a permit taken late in a segment
-    /// counts one segment less). It paces requests in real time, as the provider counts them, so it is not driven by
-    /// the injected clock.
+    /// At most <paramref name="permitsPerSecond"/> per provider in any one-second window plus <see cref="Margin"/>,
+    /// on <paramref name="time"/> (<see cref="ProviderPacer"/>). A token bucket refilled once a second (what this
+    /// replaced) lets a full bucket go just before a refill and another just after: twice the limit within milliseconds.
     /// </summary>
-    public static PartitionedRateLimiter<string> Create(int permitsPerSecond)
-    {
-        var window = TimeSpan.FromSeconds(1) + Margin + Segment;
-        return PartitionedRateLimiter.Create<string, string>(provider => RateLimitPartition.GetSlidingWindowLimiter(provider, _ => new SlidingWindowRateLimiterOptions
-        {
-            PermitLimit = permitsPerSecond,
-            Window = window,
-            SegmentsPerWindow = (int)(window / Segment),
-            QueueLimit = int.MaxValue,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-            AutoReplenishment = true,
-        }));
-    }
+    public static PartitionedRateLimiter<string> Create(int permitsPerSecond, TimeProvider time) =>
+        new ProviderPacer(permitsPerSecond, TimeSpan.FromSeconds(1) + Margin, time);
 
     public void Dispose() => Worker.Dispose();
 }

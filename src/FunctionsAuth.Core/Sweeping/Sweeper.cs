@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using System.Threading.RateLimiting;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
 using FunctionsAuth.Events;
@@ -246,7 +245,7 @@ internal sealed class Sweeper : ISweeper, ISweepWorker
     /// <summary>One in-process run; returns its summary (also logged as one event and exported as metrics) instead of throwing.</summary>
     internal async Task<SweepSummary> SweepAsync(CancellationToken cancellationToken, IReadOnlyList<DueIndexEntry>? scanned = null)
     {
-        using var limiter = ProviderRateLimits.Create(options.Value.Sweeper.ProviderRequestsPerSecond);
+        using var limiter = ProviderRateLimits.Create(options.Value.Sweeper.ProviderRequestsPerSecond, time);
         var rows = scanned is null ? null : scanned.ToAsyncEnumerable();
         return Report(await SweepCoreAsync(rows, limiter, cancellationToken));
     }

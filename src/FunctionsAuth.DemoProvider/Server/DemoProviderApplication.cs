@@ -73,9 +73,10 @@ internal static class DemoProviderApplication
                       .SetRefreshTokenLifetime(options.RefreshTokenLifetime);
 
                 // Rolling refresh tokens are OpenIddict's default. Its 30 s reuse leeway would accept a redeemed
-                // refresh token again and hide a double spend; with zero, OpenIddict itself rejects any reuse.
-                // RefreshTokenReuse.cs closes the gaps that remain (see there).
-                server.SetRefreshTokenReuseLeeway(TimeSpan.Zero);
+                // refresh token again and hide a double spend; with zero (our default), OpenIddict itself rejects any
+                // reuse. RefreshTokenReuse.cs closes the gaps that remain (see there). A positive leeway stands in for
+                // a provider with a reuse interval (Auth0, Okta): a token presented again within it is answered.
+                server.SetRefreshTokenReuseLeeway(options.RefreshTokenReuseLeeway);
 
                 // Opaque refresh tokens, as real providers issue them.
                 server.UseReferenceRefreshTokens();

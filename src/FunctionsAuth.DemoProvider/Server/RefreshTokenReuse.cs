@@ -15,6 +15,9 @@ namespace FunctionsAuth.DemoProvider.Server;
 // its redemption step ignores a lost race on a refresh token (to serve its reuse leeway), so two concurrent requests
 // could both spend one token. Both cases here revoke the authorization instead: OpenIddict then rejects every token
 // of the grant, including ones issued later, and revoking one row cannot collide with token writes.
+// With a reuse leeway configured (DemoOAuthServerOptions.RefreshTokenReuseLeeway), a token redeemed less than that long
+// ago is let through both handlers, and OpenIddict answers it with new tokens: the grace interval of providers such as
+// Auth0 and Okta. Past the leeway the strict rules apply.
 
 /// <summary>Rejects a refresh token already redeemed, ahead of OpenIddict's <c>ValidateTokenEntry</c>.</summary>
 internal sealed class RejectRedeemedRefreshToken(
@@ -42,6 +45,11 @@ internal sealed class RejectRedeemedRefreshToken(
         if (string.IsNullOrEmpty(tokenId) ||
             await tokens.FindByIdAsync(tokenId, context.CancellationToken) is not { } token ||
             !await tokens.HasStatusAsync(token, Statuses.Redeemed, context.CancellationToken))
+        {
+            return;
+        }
+
+        if (await ReuseLeeway.CoversAsync(tokens, token, context.Options, context.CancellationToken))
         {
             return;
         }
@@ -92,6 +100,14 @@ internal sealed class RedeemTokenEntryStrictly(
             return;
         }
 
+        if (isRefresh
+            && await tokens.HasStatusAsync(token, Statuses.Redeemed, context.CancellationToken)
+            && await ReuseLeeway.CoversAsync(tokens, token, context.Options, context.CancellationToken))
+        {
+            // Presented again within the leeway: answered, and its first redemption stands.
+            return;
+        }
+
         if (await tokens.TryRedeemAsync(token, context.CancellationToken))
         {
             return;
@@ -108,6 +124,16 @@ internal sealed class RedeemTokenEntryStrictly(
                 ? "The specified refresh token has already been redeemed."
                 : "The specified authorization code has already been redeemed.");
     }
+}
+
+internal static class ReuseLeeway
+{
+    /// <summary>Whether a redeemed <paramref name="token"/> is still within the server's reuse leeway.</summary>
+    public static async ValueTask<bool> CoversAsync(IOpenIddictTokenManager tokens, object token, OpenIddictServerOptions options, CancellationToken cancellationToken) =>
+        options.RefreshTokenReuseLeeway is { } leeway
+        && leeway > TimeSpan.Zero
+        && await tokens.GetRedemptionDateAsync(token, cancellationToken) is { } redeemed
+        && redeemed + leeway >= DateTimeOffset.UtcNow;
 }
 
 internal static class GrantRevocation

@@ -29,7 +29,11 @@ public sealed class StorageFaultTests : DemoProviderTestBase
         await proxy.DisposeAsync();
     }
 
+    /// <summary>A replace of a session row: on a refresh, the rotated token's write.</summary>
     private string SessionRowWrite => $"PUT /devstoreaccount1/{Environment.SessionsTable}(";
+
+    /// <summary>The lease claim: a merge of the lease fields alone.</summary>
+    private string LeaseClaim => $"PATCH /devstoreaccount1/{Environment.SessionsTable}(";
 
     [Fact]
     public async Task Refresh_StorageDownWhenTheRotatedTokenIsWritten_TokenKeptInMemoryAndStoredWhenStorageIsBack()
@@ -39,9 +43,9 @@ public sealed class StorageFaultTests : DemoProviderTestBase
         var originalRefreshToken = await StoredRefreshTokenAsync(created.Session);
         Environment.Clock.Advance(Lifetime + TimeSpan.FromMinutes(1));
 
-        // The first write of the session row is the lease claim, the second the rotated token: cut storage at that one,
+        // The lease claim is a merge; the first replace of the session row is the rotated token: cut storage at that one,
         // before it reaches Azurite, for longer than a caller waits.
-        var cut = proxy.CutOnRequest(SessionRowWrite, TimeSpan.FromSeconds(8), occurrence: 2);
+        var cut = proxy.CutOnRequest(SessionRowWrite, TimeSpan.FromSeconds(8));
         using var response = await Host.RefreshAsync(created.Session);
 
         Assert.True(cut.IsCompleted);
@@ -69,10 +73,10 @@ public sealed class StorageFaultTests : DemoProviderTestBase
         Environment.Clock.Advance(Lifetime + TimeSpan.FromMinutes(1));
 
         // Azurite applies the write; its answer never comes back, so every retry meets 412 (the ETag moved on).
-        var cut = proxy.CutOnRequest(SessionRowWrite, TimeSpan.FromSeconds(1), occurrence: 2, afterForwarding: true);
+        var dropped = proxy.DropResponseTo(SessionRowWrite);
         using var response = await Host.RefreshAsync(created.Session);
 
-        Assert.True(cut.IsCompleted);
+        Assert.True(dropped.IsCompleted);
         if (response.StatusCode != HttpStatusCode.OK)
         {
             await Expect.ErrorAsync(response, HttpStatusCode.ServiceUnavailable, "temporarily_unavailable");
@@ -92,7 +96,7 @@ public sealed class StorageFaultTests : DemoProviderTestBase
         Environment.Clock.Advance(Lifetime + TimeSpan.FromMinutes(1));
         var dump = await Environment.DumpTablesAsync();
 
-        var cut = proxy.CutOnRequest(SessionRowWrite, TimeSpan.FromSeconds(2));
+        var cut = proxy.CutOnRequest(LeaseClaim, TimeSpan.FromSeconds(2));
         using var response = await Host.RefreshAsync(created.Session);
 
         Assert.True(cut.IsCompleted);

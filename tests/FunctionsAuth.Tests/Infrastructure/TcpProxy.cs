@@ -12,6 +12,8 @@ namespace FunctionsAuth.Tests.Infrastructure;
 /// only lose what the code under test loses.
 /// It can also cut at one chosen request: it reads the request line of each HTTP request the client sends (the Azure
 /// SDK writes a request's headers in one piece) and cuts before or just after forwarding the first one that matches.
+/// Or it lets that request through and loses its answer (<see cref="DropResponseTo"/>): the server has processed it,
+/// the client sees the connection reset mid-response, as after a crash or a network fault on the way back.
 /// </summary>
 public sealed class TcpProxy : IAsyncDisposable
 {
@@ -22,6 +24,7 @@ public sealed class TcpProxy : IAsyncDisposable
     private Socket? placeholder;
     private bool disposed;
     private Trigger? trigger;
+    private DropTrigger? dropTrigger;
     private int nextConnection;
 
     private TcpProxy(IPEndPoint target, int port)
@@ -33,6 +36,15 @@ public sealed class TcpProxy : IAsyncDisposable
     public int Port { get; }
 
     public bool IsCut { get; private set; }
+
+    /// <summary>
+    /// Rewrites the <c>Host</c> header of each HTTP request to the target's address, so a server that takes its own
+    /// name from it (OpenIddict's issuer) does not see the proxy's port.
+    /// </summary>
+    public bool RewriteHost { get; set; }
+
+    /// <summary>Holds every answer from the server this long before passing it on (a slow provider, for time-outs).</summary>
+    public TimeSpan DelayResponses { get; set; }
 
     public static TcpProxy Start(int targetPort)
     {
@@ -128,6 +140,19 @@ public sealed class TcpProxy : IAsyncDisposable
         return armed.Fired.Task;
     }
 
+    /// <summary>
+    /// Forwards the next request whose request line contains <paramref name="match"/>, then resets its connection
+    /// when the server's answer starts to come back, after passing on only its first few bytes: the server has done the
+    /// work, the client gets no answer (and, having read part of one, does not send the request again by itself).
+    /// </summary>
+    /// <returns>Completes when an answer has been dropped.</returns>
+    public Task DropResponseTo(string match)
+    {
+        var armed = new DropTrigger(match);
+        Volatile.Write(ref dropTrigger, armed);
+        return armed.Dropped.Task;
+    }
+
     private void Listen()
     {
         var socket = new TcpListener(IPAddress.Loopback, Port);
@@ -177,14 +202,15 @@ public sealed class TcpProxy : IAsyncDisposable
             return;
         }
 
-        await Task.WhenAll(PumpAsync(client, server, requests: true), PumpAsync(server, client, requests: false));
+        var state = new ConnectionState(client, server);
+        await Task.WhenAll(PumpAsync(client, server, requests: true, state), PumpAsync(server, client, requests: false, state));
         connections.TryRemove(id, out _);
         client.Dispose();
         server.Dispose();
     }
 
     /// <summary>Copies one direction of a connection; the client's side (<paramref name="requests"/>) is read for the trigger.</summary>
-    private async Task PumpAsync(Socket from, Socket to, bool requests)
+    private async Task PumpAsync(Socket from, Socket to, bool requests, ConnectionState state)
     {
         var buffer = new byte[64 * 1024];
         try
@@ -198,6 +224,26 @@ public sealed class TcpProxy : IAsyncDisposable
                     return;
                 }
 
+                if (!requests && Volatile.Read(ref state.DropNextResponse) is { } drop)
+                {
+                    // The server answered: pass on a fragment of the status line, then reset both ends.
+                    await to.SendAsync(buffer.AsMemory(0, Math.Min(read, 9)), SocketFlags.None);
+                    Reset(state.Client);
+                    Reset(state.Server);
+                    drop.Dropped.TrySetResult();
+                    return;
+                }
+
+                if (requests && InspectForDrop(buffer.AsSpan(0, read)) is { } dropping)
+                {
+                    Volatile.Write(ref state.DropNextResponse, dropping);
+                }
+
+                if (!requests && DelayResponses > TimeSpan.Zero)
+                {
+                    await Task.Delay(DelayResponses);
+                }
+
                 var fire = requests ? Inspect(buffer.AsSpan(0, read)) : null;
                 if (fire is { AfterForwarding: false })
                 {
@@ -205,7 +251,17 @@ public sealed class TcpProxy : IAsyncDisposable
                     return;
                 }
 
-                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
+                if (requests && RewriteHost && RequestLine(buffer.AsSpan(0, read)) is not null)
+                {
+                    var rewritten = Encoding.Latin1.GetBytes(Encoding.Latin1.GetString(buffer, 0, read)
+                        .Replace($"\r\nHost: 127.0.0.1:{Port}\r\n", $"\r\nHost: 127.0.0.1:{target.Port}\r\n", StringComparison.OrdinalIgnoreCase));
+                    await to.SendAsync(rewritten, SocketFlags.None);
+                }
+                else
+                {
+                    await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
+                }
+
                 if (fire is not null)
                 {
                     // Give storage the request before the answer's way back is cut.
@@ -218,6 +274,29 @@ public sealed class TcpProxy : IAsyncDisposable
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
         }
+    }
+
+    private DropTrigger? InspectForDrop(ReadOnlySpan<byte> chunk)
+    {
+        var armed = Volatile.Read(ref dropTrigger);
+        if (armed is null || RequestLine(chunk) is not { } line || !line.Contains(armed.Match, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        return Interlocked.CompareExchange(ref dropTrigger, null, armed) == armed ? armed : null;
+    }
+
+    private static string? RequestLine(ReadOnlySpan<byte> chunk)
+    {
+        var end = chunk.IndexOf("\r\n"u8);
+        if (end <= 0)
+        {
+            return null;
+        }
+
+        var line = Encoding.ASCII.GetString(chunk[..Math.Min(end, 512)]);
+        return line.EndsWith("HTTP/1.1", StringComparison.Ordinal) ? line : null;
     }
 
     private Trigger? Inspect(ReadOnlySpan<byte> chunk)
@@ -292,5 +371,21 @@ public sealed class TcpProxy : IAsyncDisposable
         public bool AfterForwarding { get; } = afterForwarding;
 
         public TaskCompletionSource Fired { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class DropTrigger(string match)
+    {
+        public string Match { get; } = match;
+
+        public TaskCompletionSource Dropped { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class ConnectionState(Socket client, Socket server)
+    {
+        public Socket Client { get; } = client;
+
+        public Socket Server { get; } = server;
+
+        public DropTrigger? DropNextResponse;
     }
 }

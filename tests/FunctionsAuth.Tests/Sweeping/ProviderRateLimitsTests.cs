@@ -13,7 +13,7 @@ public sealed class ProviderRateLimitsTests
     public async Task Limiter_TakenAsFastAsItGives_NeverMoreThanTheLimitInAnyOneSecond()
     {
         const int Limit = 20;
-        using var limiter = ProviderRateLimits.Create(Limit);
+        using var limiter = ProviderRateLimits.Create(Limit, TimeProvider.System);
         var granted = new ConcurrentQueue<long>();
 
         // Many callers at once for a little over three windows: a token bucket refilled once a second gives twice the
@@ -47,7 +47,7 @@ public sealed class ProviderRateLimitsTests
     [Fact]
     public async Task Limiter_IsPerProvider()
     {
-        using var limiter = ProviderRateLimits.Create(1);
+        using var limiter = ProviderRateLimits.Create(1, TimeProvider.System);
 
         using var first = await limiter.AcquireAsync("google", 1);
         using var other = limiter.AttemptAcquire("entra", 1);
@@ -66,7 +66,7 @@ public sealed class ProviderRateLimitsTests
     public void WorkerShare_IsTheLimitDividedByTheMostInstances_RoundedDown(int limit, int instances, int share)
     {
         var options = Options.Create(new FunctionsAuthOptions { Sweeper = { ProviderRequestsPerSecond = limit, MaxInstances = instances } });
-        using var limits = new ProviderRateLimits(options);
+        using var limits = new ProviderRateLimits(options, TimeProvider.System);
 
         Assert.Equal(share, limits.WorkerShare);
         Assert.InRange(limits.WorkerShare * instances, 1, limit);

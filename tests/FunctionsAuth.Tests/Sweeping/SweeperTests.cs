@@ -13,14 +13,14 @@ using FunctionsAuth.Tests.Infrastructure;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
-using Microsoft.Extensions.Time.Testing;
 
 namespace FunctionsAuth.Tests.Sweeping;
 
 /// <summary>
 /// The sweeper against Azurite and a real OAuth server (OpenIddict, rotating refresh tokens with reuse detection).
-/// Our side's time is a <see cref="FakeTimeProvider"/> the test moves; the OAuth server keeps real time, which only
-/// its refresh-token lifetime (14 days, real) could notice.
+/// Our side's time is a <see cref="DrivenClock"/>: a fake clock the test moves, which runs on at real speed only while
+/// something waits on it (a provider time-out, a lease poll, a back-off, the run's budget), so no wait hangs. The OAuth
+/// server keeps real time, which only its refresh-token lifetime (14 days, real) could notice.
 /// </summary>
 public sealed class SweeperTests : IAsyncLifetime
 {
@@ -29,7 +29,7 @@ public sealed class SweeperTests : IAsyncLifetime
     /// <summary>Into the default 10-minute refresh window of a token issued at the start.</summary>
     private static readonly TimeSpan IntoWindow = Lifetime - TimeSpan.FromMinutes(9);
 
-    private readonly FakeTimeProvider clock = new(TimeProvider.System.GetUtcNow());
+    private readonly DrivenClock clock = new(TimeProvider.System.GetUtcNow());
     private DemoOAuthServer server = null!;
     private TestEnvironment environment = null!;
 
@@ -44,6 +44,7 @@ public sealed class SweeperTests : IAsyncLifetime
     {
         var reused = server.Statistics.ReusedRefreshTokens;
         await server.DisposeAsync();
+        clock.Dispose();
         Assert.Equal(0, reused);
     }
 
@@ -172,9 +173,10 @@ public sealed class SweeperTests : IAsyncLifetime
     [Fact]
     public async Task Sweep_MoreDueThanTheTimeBudgetAllows_StopsCleanlyAndTheNextRunsFinish()
     {
-        // Each provider call takes one (fake) minute; the budget is the default four minutes; one at a time.
+        // Each provider call takes ten (fake) seconds, inside the 15 s provider time-out; the budget is 40 s; one at a time.
         var callDuration = new CallDuration();
         environment.Settings["FunctionsAuth:Sweeper:Parallelism"] = "1";
+        environment.Settings["FunctionsAuth:Sweeper:TimeBudget"] = "00:00:40";
         await using var host = await StartHostAsync(b => b.Services.AddHttpClient(OAuthClient.HttpClientName).AddHttpMessageHandler(() => new ClockAdvancingHandler(clock, callDuration)));
         var sessions = new List<SessionCreated>();
         for (var i = 0; i < 8; i++)
@@ -183,7 +185,7 @@ public sealed class SweeperTests : IAsyncLifetime
         }
 
         clock.Advance(IntoWindow);
-        callDuration.Step = TimeSpan.FromMinutes(1);
+        callDuration.Step = TimeSpan.FromSeconds(10);
 
         var first = await SweepAsync(host);
 
@@ -260,7 +262,7 @@ public sealed class SweeperTests : IAsyncLifetime
         var first = await SweepAsync(host);
         var afterFirst = await RowAsync(host, created.Session);
         var perRun = provider.TokenRequests;
-        Assert.InRange(perRun, 1, OAuthClient.MaxAttempts);
+        Assert.InRange(perRun, 1, ProviderResilience.MaxAttempts);
         Assert.Equal((1, 0), (first.Failed, first.Errors));
         Assert.Equal(1, afterFirst.FailureCount);
         Assert.Equal("server_error", afterFirst.LastError);
@@ -498,7 +500,7 @@ public sealed class SweeperTests : IAsyncLifetime
     }
 
     /// <summary>Moves the fake clock forward as each provider request goes out: the call "takes" that long.</summary>
-    private sealed class ClockAdvancingHandler(FakeTimeProvider clock, CallDuration duration) : DelegatingHandler
+    private sealed class ClockAdvancingHandler(DrivenClock clock, CallDuration duration) : DelegatingHandler
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
