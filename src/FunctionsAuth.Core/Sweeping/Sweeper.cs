@@ -1,3 +1,4 @@
+using System.Threading.RateLimiting;
 using System.Threading.Channels;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
