@@ -43,8 +43,8 @@ internal sealed partial class QueueTriggerHost(
 
     /// <summary>
     /// A queue name with <c>%Setting%</c> parts (<c>%SweepQueueName%-poison</c>) resolved from configuration, as the
-    /// Functions host resolves binding expressions; the sweep queue's setting falls back to its documented default, as
-    /// the Functions app's metadata does.
+    /// Functions host resolves binding expressions; the sweep and events queues' settings fall back to their documented
+    /// defaults, as the Functions app's metadata does (SweepQueueNameDefault, EventsQueueNameDefault).
     /// </summary>
     internal static string ResolveQueueName(string queueName, IConfiguration configuration) =>
         SettingExpression().Replace(queueName, match =>
@@ -53,6 +53,11 @@ internal sealed partial class QueueTriggerHost(
             if (setting == FunctionsAuth.Configuration.SweeperOptions.QueueNameSetting)
             {
                 return FunctionsAuth.Configuration.SweeperOptions.ResolveQueueName(configuration);
+            }
+
+            if (setting == FunctionsAuth.Configuration.EventsOptions.QueueNameSetting)
+            {
+                return FunctionsAuth.Configuration.EventsOptions.ResolveQueueName(configuration);
             }
 
             return configuration[setting] is { Length: > 0 } value

@@ -87,6 +87,18 @@ public sealed class QueueTriggerHostTests
     }
 
     [Fact]
+    public void QueueNames_SettingsResolved_TheAppsOwnQueuesFallBackToTheirDefaults_OthersMustBeSet()
+    {
+        var empty = new ConfigurationBuilder().Build();
+        Assert.Equal("sessionevents", QueueTriggerHost.ResolveQueueName("%EventsQueueName%", empty));
+        Assert.Equal("functionsauth-sweep-poison", QueueTriggerHost.ResolveQueueName("%SweepQueueName%-poison", empty));
+        Assert.Throws<InvalidOperationException>(() => QueueTriggerHost.ResolveQueueName("%ProbeQueue%", empty));
+
+        var configured = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["EventsQueueName"] = "mine" }).Build();
+        Assert.Equal("mine-poison", QueueTriggerHost.ResolveQueueName("%EventsQueueName%-poison", configured));
+    }
+
+    [Fact]
     public void Settings_AreTheFunctionsHostDefaultsAndHostJsonOverridesThem()
     {
         var defaults = QueueHostSettings.From(new ConfigurationBuilder().Build());
