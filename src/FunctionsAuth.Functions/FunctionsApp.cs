@@ -17,9 +17,7 @@ public static class FunctionsApp
         builder.Services.AddFunctionsAuth();
         // The worker's own spans (one per invocation, correlated with the host's) and its resource attributes.
         builder.Services.AddFunctionsAuthTelemetry(builder.Configuration, static telemetry => telemetry.UseFunctionsWorkerDefaults());
-        builder.Services.AddSingleton<IFunctionMetadataTransformer, SweeperScheduleDefault>();
-        builder.Services.AddSingleton<IFunctionMetadataTransformer, EventsQueueNameDefault>();
-        builder.Services.AddSingleton<IFunctionMetadataTransformer, SweepQueueNameDefault>();
+        builder.Services.AddSingleton<IFunctionMetadataTransformer, SettingDefaults>();
         return builder.Build();
     }
 }

@@ -44,7 +44,7 @@ internal sealed partial class QueueTriggerHost(
     /// <summary>
     /// A queue name with <c>%Setting%</c> parts (<c>%SweepQueueName%-poison</c>) resolved from configuration, as the
     /// Functions host resolves binding expressions; the sweep and events queues' settings fall back to their documented
-    /// defaults, as the Functions app's metadata does (SweepQueueNameDefault, EventsQueueNameDefault).
+    /// defaults, as the Functions app's metadata does (SettingDefaults).
     /// </summary>
     internal static string ResolveQueueName(string queueName, IConfiguration configuration) =>
         SettingExpression().Replace(queueName, match =>
