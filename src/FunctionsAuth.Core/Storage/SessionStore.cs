@@ -342,30 +342,10 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     public async IAsyncEnumerable<DueIndexEntry> QueryDueAsync(DateTimeOffset upTo, int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var filter = TableClient.CreateQueryFilter($"PartitionKey le {Bucket(upTo)}");
-        var pages = dueIndex.QueryAsync<DueIndexEntity>(filter, maxPerPage: pageSize, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken).AsPages();
-        await using var enumerator = pages.GetAsyncEnumerator(cancellationToken);
-        while (true)
+        var rows = dueIndex.QueryAsync<DueIndexEntity>(filter, maxPerPage: pageSize, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken);
+        await foreach (var row in RowsAsync(rows, cancellationToken))
         {
-            // A yield cannot stand inside a try with a catch, so the page fetch is guarded on its own.
-            Page<DueIndexEntity> page;
-            try
-            {
-                if (!await enumerator.MoveNextAsync())
-                {
-                    yield break;
-                }
-
-                page = enumerator.Current;
-            }
-            catch (Exception ex) when (IsOutage(ex, cancellationToken))
-            {
-                throw Outage(ex);
-            }
-
-            foreach (var row in page.Values)
-            {
-                yield return new DueIndexEntry(row.PartitionKey, new SessionKey(row.RowKey), row.ETag);
-            }
+            yield return new DueIndexEntry(row.PartitionKey, new SessionKey(row.RowKey), row.ETag);
         }
     }
 
@@ -377,11 +357,25 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     /// </summary>
     public async IAsyncEnumerable<(SessionKey Key, string? KeyId, int? TokenFormat)> QueryProtectionAsync(int pageSize, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var pages = sessions.QueryAsync<SessionEntity>(maxPerPage: pageSize, select: ["PartitionKey", "RowKey", nameof(SessionEntity.KeyId), nameof(SessionEntity.TokenFormat)], cancellationToken: cancellationToken).AsPages();
-        await using var enumerator = pages.GetAsyncEnumerator(cancellationToken);
+        var rows = sessions.QueryAsync<SessionEntity>(maxPerPage: pageSize, select: ["PartitionKey", "RowKey", nameof(SessionEntity.KeyId), nameof(SessionEntity.TokenFormat)], cancellationToken: cancellationToken);
+        await foreach (var row in RowsAsync(rows, cancellationToken))
+        {
+            if (row.PartitionKey == row.RowKey && row.PartitionKey.Length > 0)
+            {
+                yield return (new SessionKey(row.PartitionKey), row.KeyId, row.TokenFormat);
+            }
+        }
+    }
+
+    /// <summary>The rows of a query, page by page, with a failed page fetch turned into <see cref="StorageUnavailableException"/>.</summary>
+    private static async IAsyncEnumerable<T> RowsAsync<T>(AsyncPageable<T> query, [EnumeratorCancellation] CancellationToken cancellationToken)
+        where T : notnull
+    {
+        await using var enumerator = query.AsPages().GetAsyncEnumerator(cancellationToken);
         while (true)
         {
-            Page<SessionEntity> page;
+            // A yield cannot stand inside a try with a catch, so the page fetch is guarded on its own.
+            Page<T> page;
             try
             {
                 if (!await enumerator.MoveNextAsync())
@@ -398,10 +392,7 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
 
             foreach (var row in page.Values)
             {
-                if (row.PartitionKey == row.RowKey && row.PartitionKey.Length > 0)
-                {
-                    yield return (new SessionKey(row.PartitionKey), row.KeyId, row.TokenFormat);
-                }
+                yield return row;
             }
         }
     }
