@@ -13,6 +13,8 @@ type provider = {
   issuer: string?
   @description('Entra ID tenant (id, domain, organizations or common).')
   tenantId: string?
+  @description('Entra ID only: the cloud\'s login host (default https://login.microsoftonline.com/; https://login.microsoftonline.us/ for US Government).')
+  instance: string?
   @minLength(1)
   clientId: string
   @description('NAME of the Key Vault secret holding the client secret, never the secret itself. Omit for public clients.')
@@ -27,6 +29,12 @@ type provider = {
   clientAssertionFormat: ('Rfc7523' | 'Rfc7523bis')?
   @description('Whether sign-out revokes the grant at the provider (Auto: Never for Google, Always otherwise).')
   signOutRevocation: ('Auto' | 'Always' | 'OnRequest' | 'Never')?
+  @description('ManagedIdentity only: the managed identity token\'s audience, as the federated credential lists it (default: the instance\'s cloud\'s, api://AzureADTokenExchange globally).')
+  tokenExchangeAudience: string?
+  @description('Sessions used within this long are refreshed ahead of expiry (a .NET TimeSpan, d.hh:mm:ss). Default: the sweeper\'s, cut to the refresh token\'s lifetime where the provider announces it. Match the provider\'s idle timeout (Keycloak SSO Session Idle).')
+  activityWindow: string?
+  @description('Whether idle sessions are refreshed so their refresh token does not lapse from disuse. Default: yes, unless the provider announces when its refresh token dies.')
+  keepAlive: bool?
 }
 
 @description('Environment name (azd passes AZURE_ENV_NAME). Part of every resource name.')
@@ -265,6 +273,7 @@ var providerSettings = reduce(
             Kind: p.kind
             Issuer: p.?issuer ?? ''
             TenantId: p.?tenantId ?? ''
+            Instance: p.?instance ?? ''
             ClientId: p.clientId
             ClientSecretName: p.?clientSecretName ?? ''
             Scopes: p.?scopes ?? ''
@@ -272,6 +281,9 @@ var providerSettings = reduce(
             ClientCertificateName: p.?clientCertificateName ?? ''
             ClientAssertionFormat: p.?clientAssertionFormat ?? ''
             SignOutRevocation: p.?signOutRevocation ?? ''
+            TokenExchangeAudience: p.?tokenExchangeAudience ?? ''
+            ActivityWindow: p.?activityWindow ?? ''
+            KeepAlive: p.?keepAlive == null ? '' : string(p.?keepAlive)
           }),
           field => !empty(field.value)
         ),

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Infra.Tests.Framework;
 using Xunit;
@@ -73,6 +74,32 @@ public sealed class AppSettingsTests(InfraFixture infra)
         Assert.Equal("OnRequest", settings[Corp + nameof(ProviderOptions.SignOutRevocation)]);
         Assert.False(settings.ContainsKey(Corp + nameof(ProviderOptions.ClientSecretName)));
         Assert.False(settings.ContainsKey("FunctionsAuth__Providers__google__" + nameof(ProviderOptions.ClientAuthentication)));
+    }
+
+    [Fact]
+    public void AppSettings_IdlePolicyAndCloudFields_ReachTheApp_AndPassItsValidation()
+    {
+        var settings = infra.WithOptionalFeatures.AppSettings;
+        const string Corp = "FunctionsAuth__Providers__corp__";
+        const string Gov = "FunctionsAuth__Providers__gov__";
+
+        Assert.Equal("00:30:00", settings[Corp + nameof(ProviderOptions.ActivityWindow)]);
+        Assert.Equal("False", settings[Corp + nameof(ProviderOptions.KeepAlive)]);
+        Assert.Equal("https://login.microsoftonline.us/", settings[Gov + nameof(ProviderOptions.Instance)]);
+        Assert.Equal("api://AzureADTokenExchangeUSGov", settings[Gov + nameof(ProviderOptions.TokenExchangeAudience)]);
+        Assert.False(settings.ContainsKey("FunctionsAuth__Providers__google__" + nameof(ProviderOptions.KeepAlive)));
+        Assert.False(settings.ContainsKey("FunctionsAuth__Providers__google__" + nameof(ProviderOptions.ActivityWindow)));
+
+        // As the app's configuration binder reads them (a bool from Bicep's string() is "False", a TimeSpan d.hh:mm:ss).
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(settings.Where(s => s.Key.StartsWith("FunctionsAuth__Providers__", StringComparison.Ordinal)).Select(s => KeyValuePair.Create(s.Key.Replace("__", ":", StringComparison.Ordinal), (string?)s.Value)))
+            .Build();
+        var corp = configuration.GetSection("FunctionsAuth:Providers:corp").Get<ProviderOptions>()!;
+        var gov = configuration.GetSection("FunctionsAuth:Providers:gov").Get<ProviderOptions>()!;
+        Assert.Equal(TimeSpan.FromMinutes(30), corp.ActivityWindow);
+        Assert.False(corp.KeepAlive);
+        Assert.Equal(new Uri("https://login.microsoftonline.us/"), gov.Instance);
+        Assert.Equal(ClientAuthenticationMethod.ManagedIdentity, gov.ClientAuthentication);
     }
 
     [Fact]

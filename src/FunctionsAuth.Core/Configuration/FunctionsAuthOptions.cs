@@ -244,7 +244,8 @@ public enum ClientAuthenticationMethod
 
     /// <summary>
     /// Entra ID with the Function App's managed identity as a federated identity credential: the client assertion is the
-    /// identity's token for <c>api://AzureADTokenExchange</c>. No secret or certificate exists anywhere.
+    /// identity's token for the cloud's exchange audience (<c>api://AzureADTokenExchange</c> on the global service; see
+    /// <see cref="ProviderOptions.TokenExchangeAudience"/>). No secret or certificate exists anywhere.
     /// </summary>
     ManagedIdentity,
 }
@@ -294,6 +295,20 @@ public sealed class ProviderOptions
 
     /// <summary>Entra ID tenant (id, domain, <c>organizations</c> or <c>common</c>).</summary>
     public string? TenantId { get; set; }
+
+    /// <summary>
+    /// Entra ID only: the cloud's login host, as Microsoft.Identity.Web's <c>Instance</c> (default
+    /// <c>https://login.microsoftonline.com/</c>; US Government <c>https://login.microsoftonline.us/</c>, China
+    /// <c>https://login.partner.microsoftonline.cn/</c>). The token endpoint and the managed identity's exchange audience follow from it.
+    /// </summary>
+    public Uri? Instance { get; set; }
+
+    /// <summary>
+    /// <see cref="ClientAuthenticationMethod.ManagedIdentity"/> only: the audience of the managed identity's token, which the
+    /// app registration's federated credential must list. Unset: the one Microsoft publishes for <see cref="Instance"/>'s
+    /// cloud (<c>api://AzureADTokenExchange</c> for the global service); required for a cloud not in that list.
+    /// </summary>
+    public string? TokenExchangeAudience { get; set; }
 
     [Required(ErrorMessage = "{0} is required.")]
     public string ClientId { get; set; } = "";

@@ -305,7 +305,17 @@ internal sealed partial class FunctionsAuthOptionsValidator : IValidateOptions<F
                     failures.Add($"{prefix}:Scopes is required for Entra ID: the resource the access token is for, then offline_access (e.g. 'api://<app-id>/.default offline_access').");
                 }
 
+                if (provider.Instance is { IsAbsoluteUri: true, AbsolutePath: not "/" } instance)
+                {
+                    failures.Add($"{prefix}:Instance is the cloud's login host alone (e.g. https://login.microsoftonline.us/), not {instance.GetLeftPart(UriPartial.Path)}: the tenant goes in TenantId.");
+                }
+
                 break;
+        }
+
+        if (provider.Instance is not null && provider.Kind != ProviderKind.Entra)
+        {
+            failures.Add($"{prefix}:Instance is Entra ID's login host; it needs Kind=Entra (other providers take Issuer or TokenEndpoint).");
         }
 
         ValidateClientAuthentication(prefix, provider, options, failures);
@@ -315,7 +325,7 @@ internal sealed partial class FunctionsAuthOptionsValidator : IValidateOptions<F
             failures.Add($"{prefix}:ActivityWindow ({window}) must be positive (leave it unset for the sweeper's).");
         }
 
-        foreach (var endpoint in new[] { provider.Issuer, provider.TokenEndpoint, provider.RevocationEndpoint, provider.UserInfoEndpoint })
+        foreach (var endpoint in new[] { provider.Issuer, provider.Instance, provider.TokenEndpoint, provider.RevocationEndpoint, provider.UserInfoEndpoint })
         {
             if (endpoint is not null && !OAuth.ProviderRegistry.IsAllowedEndpoint(endpoint))
             {
@@ -379,6 +389,18 @@ internal sealed partial class FunctionsAuthOptionsValidator : IValidateOptions<F
                     failures.Add($"{prefix}: ClientAuthentication=ManagedIdentity is Entra ID's federated identity credential; it needs Kind=Entra.");
                 }
 
+                if (provider.TokenExchangeAudience is { Length: > 0 } audience)
+                {
+                    if (!Uri.TryCreate(audience, UriKind.Absolute, out _))
+                    {
+                        failures.Add($"{prefix}:TokenExchangeAudience '{audience}' is not an absolute URI (Entra's are api://AzureADTokenExchange<cloud>).");
+                    }
+                }
+                else if (provider.Instance is { IsAbsoluteUri: true } instance && OAuth.EntraClouds.TokenExchangeAudience(instance) is null)
+                {
+                    failures.Add($"{prefix}: Instance {instance.Host} is not a cloud whose managed-identity exchange audience is known ({string.Join(", ", OAuth.EntraClouds.KnownHosts)}); set TokenExchangeAudience to the one the app registration's federated credential lists.");
+                }
+
                 if (hasSecret || hasCertificate)
                 {
                     failures.Add($"{prefix}: ClientAuthentication=ManagedIdentity uses no secret or certificate; remove ClientSecretName and ClientCertificateName.");
@@ -393,6 +415,11 @@ internal sealed partial class FunctionsAuthOptionsValidator : IValidateOptions<F
                 }
 
                 break;
+        }
+
+        if (provider.ClientAuthentication != ClientAuthenticationMethod.ManagedIdentity && !string.IsNullOrEmpty(provider.TokenExchangeAudience))
+        {
+            failures.Add($"{prefix}:TokenExchangeAudience is set but ClientAuthentication is {provider.ClientAuthentication}; it is the managed identity's audience (ClientAuthentication=ManagedIdentity).");
         }
     }
 

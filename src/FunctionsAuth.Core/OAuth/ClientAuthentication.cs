@@ -26,8 +26,8 @@ internal sealed class ClientAuthenticator(
     /// <summary>DI key of the <see cref="TokenCredential"/> whose token is the federated client assertion (tests put a fake there).</summary>
     public const string ManagedIdentityCredentialKey = "FunctionsAuth.ClientAssertion.ManagedIdentity";
 
-    /// <summary>Entra ID's audience for federated identity credentials (public cloud).</summary>
-    public const string FederatedTokenScope = "api://AzureADTokenExchange/.default";
+    /// <summary>The scope that asks the managed identity for a token with <paramref name="audience"/> (its cloud's exchange audience).</summary>
+    public static string FederatedTokenScope(string audience) => audience.TrimEnd('/') + "/.default";
 
     /// <summary>RFC 7523 §2.2.</summary>
     public const string JwtBearerAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -67,7 +67,8 @@ internal sealed class ClientAuthenticator(
                 try
                 {
                     // Azure.Identity caches the token until shortly before it expires: one identity call per few hours.
-                    token = await managedIdentity.GetTokenAsync(new TokenRequestContext([FederatedTokenScope]), cancellationToken);
+                    var audience = descriptor.TokenExchangeAudience ?? EntraClouds.TokenExchangeAudience(EntraClouds.PublicInstance)!;
+                    token = await managedIdentity.GetTokenAsync(new TokenRequestContext([FederatedTokenScope(audience)]), cancellationToken);
                 }
                 catch (Exception ex) when (ex is AuthenticationFailedException or CredentialUnavailableException)
                 {

@@ -15,4 +15,5 @@ internal sealed record ProviderDescriptor(
     string? ClientCertificateName = null,
     ProviderKind Kind = ProviderKind.Oidc,
     Uri? Issuer = null,
-    ClientAssertionFormat ClientAssertionFormat = ClientAssertionFormat.Rfc7523);
+    ClientAssertionFormat ClientAssertionFormat = ClientAssertionFormat.Rfc7523,
+    string? TokenExchangeAudience = null);

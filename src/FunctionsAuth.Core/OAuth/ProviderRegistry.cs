@@ -80,8 +80,7 @@ internal sealed class ProviderRegistry(
             case ProviderKind.Entra:
                 // Entra ID has no RFC 7009 revocation endpoint. Its userinfo endpoint (Microsoft Graph) accepts only Graph
                 // access tokens, not those for the app's own API: no preset, so hand-overs are checked by a refresh.
-                var tenant = Uri.EscapeDataString(provider.TenantId ?? "common");
-                tokenEndpoint ??= new Uri($"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token");
+                tokenEndpoint ??= EntraClouds.TokenEndpoint(provider.Instance ?? EntraClouds.PublicInstance, provider.TenantId ?? "common");
                 authentication = authentication == ClientAuthenticationMethod.Auto ? ClientAuthenticationMethod.ClientSecretPost : authentication;
                 break;
             default:
@@ -122,8 +121,16 @@ internal sealed class ProviderRegistry(
             EnsureSecureEndpoint(name, userInfoEndpoint);
         }
 
-        return new ProviderDescriptor(name, tokenEndpoint, revocationEndpoint, provider.ClientId, provider.ClientSecretName, authentication, provider.Scopes, userInfoEndpoint, provider.ClientCertificateName, provider.Kind, provider.Issuer, provider.ClientAssertionFormat);
+        return new ProviderDescriptor(name, tokenEndpoint, revocationEndpoint, provider.ClientId, provider.ClientSecretName, authentication, provider.Scopes, userInfoEndpoint, provider.ClientCertificateName, provider.Kind, provider.Issuer, provider.ClientAssertionFormat,
+            authentication == ClientAuthenticationMethod.ManagedIdentity ? ExchangeAudience(provider) : null);
     }
+
+    /// <summary>The validator refuses a ManagedIdentity provider whose cloud is unknown and that names no audience.</summary>
+    private static string ExchangeAudience(ProviderOptions provider) =>
+        provider.TokenExchangeAudience is { Length: > 0 } configured
+            ? configured
+            : EntraClouds.TokenExchangeAudience(provider.Instance ?? EntraClouds.PublicInstance)
+              ?? throw new ProviderDiscoveryException($"Provider uses ManagedIdentity at {provider.Instance}, a cloud without a known exchange audience: set TokenExchangeAudience.");
 
     private async Task<DiscoveryDocument> DiscoverAsync(string name, ProviderOptions provider)
     {

@@ -40,6 +40,18 @@ public sealed class InfraFixture : IAsyncLifetime
                 clientCertificateName: 'corp-client-certificate'
                 clientAssertionFormat: 'Rfc7523bis'
                 signOutRevocation: 'OnRequest'
+                activityWindow: '00:30:00'
+                keepAlive: false
+              }
+              {
+                name: 'gov'
+                kind: 'Entra'
+                tenantId: 'contoso.onmicrosoft.us'
+                instance: 'https://login.microsoftonline.us/'
+                clientId: '66666666-6666-6666-6666-666666666666'
+                scopes: 'api://functionsauth/.default offline_access'
+                clientAuthentication: 'ManagedIdentity'
+                tokenExchangeAudience: 'api://AzureADTokenExchangeUSGov'
               }
             ]
             param corsAllowedOrigins = ['{{CorsAllowedOrigins[0]}}', '{{CorsAllowedOrigins[1]}}']

@@ -48,7 +48,7 @@ public sealed class ManagedIdentityAssertionTests : IAsyncLifetime
         environment.Clock.Advance(TimeSpan.FromMinutes(6));
         Assert.True((await Expect.TokenAsync(await host.RefreshAsync(created.Session))).Refreshed);
 
-        Assert.Equal([ClientAuthenticator.FederatedTokenScope], identity.LastRequest!.Value.Scopes);
+        Assert.Equal(["api://AzureADTokenExchange/.default"], identity.LastRequest!.Value.Scopes);
         var form = Assert.Single(recorder.Forms, f => f.GetValueOrDefault("grant_type") == "refresh_token");
         Assert.Equal(identity.Token, form["client_assertion"]);
         Assert.Equal(ClientAuthenticator.JwtBearerAssertionType, form["client_assertion_type"]);
@@ -56,6 +56,68 @@ public sealed class ManagedIdentityAssertionTests : IAsyncLifetime
         Assert.False(form.ContainsKey("client_secret"));
         Assert.False(form.ContainsKey("(authorization)"));
         Assert.DoesNotContain(identity.Token, host.Logs.AllText);
+    }
+
+    [Theory]
+    [InlineData("https://login.microsoftonline.us/", null, "api://AzureADTokenExchangeUSGov/.default")]
+    [InlineData("https://login.partner.microsoftonline.cn/", null, "api://AzureADTokenExchangeChina/.default")]
+    [InlineData("https://login.microsoftonline.com/", "api://AzureADTokenExchangeUSNat", "api://AzureADTokenExchangeUSNat/.default")]
+    public async Task Refresh_AsksTheIdentityForItsClouds_ExchangeAudience(string instance, string? audience, string scope)
+    {
+        environment.Settings[$"FunctionsAuth:Providers:{Provider}:Instance"] = instance;
+        if (audience is not null)
+        {
+            environment.Settings[$"FunctionsAuth:Providers:{Provider}:TokenExchangeAudience"] = audience;
+        }
+
+        var identity = new FakeTokenCredential("managed-identity-assertion-" + Guid.NewGuid().ToString("N"));
+        await using var host = await StartHostAsync(identity);
+        var created = await host.HandOverAsync(Provider, "refresh-1", "access-1", environment.Clock.GetUtcNow().AddMinutes(5));
+
+        environment.Clock.Advance(TimeSpan.FromMinutes(6));
+        Assert.True((await Expect.TokenAsync(await host.RefreshAsync(created.Session))).Refreshed);
+
+        Assert.Equal([scope], identity.LastRequest!.Value.Scopes);
+    }
+
+    [Fact]
+    public async Task Startup_UnknownCloudWithoutAnExchangeAudience_RefusesToStart_NamingTheSetting()
+    {
+        environment.Settings[$"FunctionsAuth:Providers:{Provider}:Instance"] = "https://login.example-sovereign.cloud/";
+
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => StartHostAsync(new FakeTokenCredential("unused")));
+
+        Assert.Contains(error.Failures, f => f.StartsWith($"FunctionsAuth:Providers:{Provider}: Instance login.example-sovereign.cloud is not a cloud", StringComparison.Ordinal) && f.Contains("set TokenExchangeAudience", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("Instance", "https://login.microsoftonline.us/contoso.onmicrosoft.com", "Instance is the cloud's login host alone")]
+    [InlineData("TokenExchangeAudience", "not a uri", "TokenExchangeAudience 'not a uri' is not an absolute URI")]
+    public async Task Startup_BrokenCloudSetting_RefusesToStart(string setting, string value, string expected)
+    {
+        environment.Settings[$"FunctionsAuth:Providers:{Provider}:{setting}"] = value;
+
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => StartHostAsync(new FakeTokenCredential("unused")));
+
+        Assert.Contains(error.Failures, f => f.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Startup_ExchangeAudienceOrInstance_WhereTheyMeanNothing_RefuseToStart()
+    {
+        environment.Settings[$"FunctionsAuth:Providers:{Provider}:ClientAuthentication"] = "ClientSecretPost";
+        environment.Settings[$"FunctionsAuth:Providers:{Provider}:ClientSecretName"] = "client-secret";
+        environment.Settings["FunctionsAuth:Secrets:client-secret"] = "s3cret";
+        environment.Settings[$"FunctionsAuth:Providers:{Provider}:TokenExchangeAudience"] = "api://AzureADTokenExchange";
+        environment.Settings["FunctionsAuth:Providers:other:Kind"] = "Oidc";
+        environment.Settings["FunctionsAuth:Providers:other:Issuer"] = "https://login.example/";
+        environment.Settings["FunctionsAuth:Providers:other:ClientId"] = "client";
+        environment.Settings["FunctionsAuth:Providers:other:Instance"] = "https://login.microsoftonline.us/";
+
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => StartHostAsync(new FakeTokenCredential("unused")));
+
+        Assert.Contains(error.Failures, f => f.StartsWith($"FunctionsAuth:Providers:{Provider}:TokenExchangeAudience is set but ClientAuthentication is ClientSecretPost", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.StartsWith("FunctionsAuth:Providers:other:Instance is Entra ID's login host; it needs Kind=Entra", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -126,10 +126,59 @@ public sealed class ProviderRegistryTests
         Assert.Contains("private_key_jwt", thrown.Message);
     }
 
-    private ProviderRegistry CreateRegistry(ClientAuthenticationMethod method = ClientAuthenticationMethod.Auto, string? certificate = null)
+    [Theory]
+    [InlineData(null, "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token", "api://AzureADTokenExchange")]
+    [InlineData("https://login.microsoftonline.us/", "https://login.microsoftonline.us/contoso.onmicrosoft.com/oauth2/v2.0/token", "api://AzureADTokenExchangeUSGov")]
+    [InlineData("https://login.partner.microsoftonline.cn", "https://login.partner.microsoftonline.cn/contoso.onmicrosoft.com/oauth2/v2.0/token", "api://AzureADTokenExchangeChina")]
+    public async Task GetAsync_Entra_TokenEndpointAndExchangeAudience_FollowTheInstancesCloud(string? instance, string tokenEndpoint, string audience)
+    {
+        var registry = CreateRegistry(new ProviderOptions
+        {
+            Kind = ProviderKind.Entra,
+            TenantId = "contoso.onmicrosoft.com",
+            Instance = instance is null ? null : new Uri(instance),
+            ClientId = "client",
+            Scopes = "api://app/.default offline_access",
+            ClientAuthentication = ClientAuthenticationMethod.ManagedIdentity,
+        });
+
+        var descriptor = await registry.GetAsync(Provider, CancellationToken.None);
+
+        Assert.Equal(new Uri(tokenEndpoint), descriptor.TokenEndpoint);
+        Assert.Equal(audience, descriptor.TokenExchangeAudience);
+        Assert.Equal(0, _discovery.Requests);
+    }
+
+    [Fact]
+    public async Task GetAsync_Entra_ConfiguredExchangeAudience_WinsOverTheCloudsOwn()
+    {
+        var registry = CreateRegistry(new ProviderOptions
+        {
+            Kind = ProviderKind.Entra,
+            TenantId = "contoso.onmicrosoft.com",
+            ClientId = "client",
+            ClientAuthentication = ClientAuthenticationMethod.ManagedIdentity,
+            TokenExchangeAudience = "api://AzureADTokenExchangeUSNat",
+        });
+
+        Assert.Equal("api://AzureADTokenExchangeUSNat", (await registry.GetAsync(Provider, CancellationToken.None)).TokenExchangeAudience);
+    }
+
+    [Fact]
+    public async Task GetAsync_Entra_WithASecret_HasNoExchangeAudience()
+    {
+        var registry = CreateRegistry(new ProviderOptions { Kind = ProviderKind.Entra, TenantId = "contoso.onmicrosoft.com", ClientId = "client", ClientSecretName = "secret" });
+
+        Assert.Null((await registry.GetAsync(Provider, CancellationToken.None)).TokenExchangeAudience);
+    }
+
+    private ProviderRegistry CreateRegistry(ClientAuthenticationMethod method = ClientAuthenticationMethod.Auto, string? certificate = null) =>
+        CreateRegistry(new ProviderOptions { Issuer = TheIssuer, ClientId = "client", ClientAuthentication = method, ClientCertificateName = certificate });
+
+    private ProviderRegistry CreateRegistry(ProviderOptions provider)
     {
         var options = new FunctionsAuthOptions();
-        options.Providers[Provider] = new ProviderOptions { Issuer = TheIssuer, ClientId = "client", ClientAuthentication = method, ClientCertificateName = certificate };
+        options.Providers[Provider] = provider;
         return new ProviderRegistry(Options.Create(options), new OneHandlerFactory(_discovery), _time, NullLogger<ProviderRegistry>.Instance);
     }
 
