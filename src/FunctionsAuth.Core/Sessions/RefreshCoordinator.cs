@@ -107,7 +107,7 @@ internal sealed class RefreshCoordinator(
                 case RowAction.Invalid:
                     return new RefreshOutcome(RefreshStatus.InvalidSession);
                 case RowAction.ReauthRequired:
-                    return new RefreshOutcome(RefreshStatus.ReauthRequired, session);
+                    return RefreshOutcome.ReauthRequired(session!);
                 case RowAction.Serve or RowAction.ServeInBackoff:
                     return await CurrentAsync(session!, servedStale: action == RowAction.ServeInBackoff);
                 case RowAction.WaitForLease:
@@ -428,6 +428,30 @@ internal sealed class RefreshCoordinator(
         }
 
         return updated;
+    }
+
+    /// <summary>
+    /// Records that the refresh token died when the provider said it would (<c>refresh_expires_in</c>): the row becomes
+    /// <c>reauth_required</c> as of that moment (one event), its tokens are dropped, and it waits for its purge.
+    /// Conditional on the ETag <paramref name="session"/> was read with; null when the row changed meanwhile (the next
+    /// look decides again).
+    /// </summary>
+    internal async Task<SessionEntity?> RecordRefreshTokenExpiredAsync(SessionEntity session, RefreshDemand demand)
+    {
+        var dead = session.Clone();
+        dead.Status = SessionStatus.ReauthRequired;
+        dead.StatusChangedAt = session.RefreshTokenExpiresAt;
+        dead.RefreshToken = null;
+        dead.AccessToken = null;
+        dead.LastError = RefreshRules.RefreshTokenExpired;
+        if (await SaveAsync(session, dead, demand.LeavesPreviousIndexRow) != UpdateResult.Updated)
+        {
+            return null;
+        }
+
+        Log.ReauthRequired(logger, new SessionKey(session.PartitionKey), session.Provider, RefreshRules.RefreshTokenExpired);
+        Announce(session, dead, demand);
+        return dead;
     }
 
     /// <summary>

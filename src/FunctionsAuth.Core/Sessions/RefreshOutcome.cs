@@ -48,7 +48,16 @@ internal sealed record RefreshOutcome(
     TimeSpan? RetryAfter = null,
     string? Error = null,
     string? IdToken = null,
-    bool ServedStale = false);
+    bool ServedStale = false)
+{
+    /// <summary>
+    /// The outcome for a row <see cref="RefreshRules.Decide"/> answers <see cref="RowAction.ReauthRequired"/> for: the
+    /// provider's refusal where it refused, <see cref="RefreshRules.RefreshTokenExpired"/> where the refresh token died by
+    /// its announced lifetime (the row may not say so yet: the sweeper records it), never an older transient failure.
+    /// </summary>
+    public static RefreshOutcome ReauthRequired(SessionEntity session) =>
+        new(RefreshStatus.ReauthRequired, session, Error: session.Status == SessionStatus.ReauthRequired ? session.LastError : RefreshRules.RefreshTokenExpired);
+}
 
 /// <summary>
 /// What a caller needs from the stored session before it may skip a refresh. The request path and the sweeper share

@@ -42,6 +42,9 @@ internal static class RefreshRules
     /// </summary>
     public const double MinLifetimeFraction = 0.5;
 
+    /// <summary>Why a session whose refresh token outlived its announced lifetime (<c>refresh_expires_in</c>) must sign in again.</summary>
+    public const string RefreshTokenExpired = "refresh_token_expired";
+
     /// <summary>
     /// When a token issued at <paramref name="issuedAt"/> and expiring at <paramref name="expiresAt"/> becomes due for a
     /// refresh ahead of expiry: <paramref name="refreshWindow"/> before it expires, but not before

@@ -13,8 +13,16 @@ internal static class RefreshSchedule
     public static DateTimeOffset DueAt(SessionEntity session, FunctionsAuthOptions options)
     {
         var purge = PurgeAt(session, options.Sweeper);
-        return RefreshDueAt(session, options) is { } refresh && refresh < purge ? refresh : purge;
+        var next = RefreshDueAt(session, options) ?? DiesAt(session);
+        return next is { } refreshOrDeath && refreshOrDeath < purge ? refreshOrDeath : purge;
     }
+
+    /// <summary>
+    /// When a live session's refresh token dies by its announced lifetime, so the sweeper looks at it then and records
+    /// <c>reauth_required</c> (with its event) instead of the row staying active until its purge. Null: nothing to record.
+    /// </summary>
+    private static DateTimeOffset? DiesAt(SessionEntity session) =>
+        session.Status is SessionStatus.Active or SessionStatus.Failing ? session.RefreshTokenExpiresAt : null;
 
     /// <summary>
     /// Active sessions (used within the provider's activity window) are due <c>RefreshWindow</c> before their access

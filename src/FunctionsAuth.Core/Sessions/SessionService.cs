@@ -98,7 +98,7 @@ internal sealed class SessionService(
             case RowAction.Invalid:
                 return new RefreshOutcome(RefreshStatus.InvalidSession);
             case RowAction.ReauthRequired:
-                return new RefreshOutcome(RefreshStatus.ReauthRequired, session);
+                return RefreshOutcome.ReauthRequired(session!);
             case RowAction.Serve or RowAction.ServeInBackoff:
                 // The fast path: one point read, no provider call.
                 var current = await coordinator.CurrentAsync(session!, servedStale: action == RowAction.ServeInBackoff);

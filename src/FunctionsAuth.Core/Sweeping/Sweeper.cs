@@ -372,6 +372,22 @@ internal sealed class Sweeper : ISweeper, ISweepWorker
             return;
         }
 
+        if (action == RowAction.ReauthRequired && session.Status != SessionStatus.ReauthRequired)
+        {
+            // The refresh token outlived the lifetime the provider announced: record it (and tell the app) without a call.
+            var dead = await coordinator.RecordRefreshTokenExpiredAsync(session, run.Demand);
+            if (dead is null)
+            {
+                run.Skipped();
+            }
+            else if (dead.DueAt is not { } movedTo || SessionStore.Bucket(movedTo) != entry.Bucket)
+            {
+                await run.Cleanup.RemoveAsync(entry, stale: false);
+            }
+
+            return;
+        }
+
         if (action != RowAction.Refresh || dueAt > now)
         {
             // Not due (or due later within this minute's bucket: never refreshed early), left for the next run.

@@ -2,6 +2,7 @@ using System.Net;
 using FunctionsAuth.DemoProvider;
 using FunctionsAuth.Sessions;
 using FunctionsAuth.Storage;
+using FunctionsAuth.Tests.Events;
 using FunctionsAuth.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -59,8 +60,46 @@ public sealed class IdlePolicyTests : IAsyncLifetime
         var requestsBefore = server.Statistics.RefreshRequests;
         environment.Clock.Advance(RefreshLifetime + TimeSpan.FromMinutes(1));
 
-        await Expect.ErrorAsync(await host.RefreshAsync(session.Session), HttpStatusCode.Unauthorized, "reauth_required");
+        var answer = await Expect.ErrorAsync(await host.RefreshAsync(session.Session), HttpStatusCode.Unauthorized, "reauth_required");
+        Assert.Contains("refresh_token_expired", answer.ErrorDescription, StringComparison.Ordinal);
         Assert.Equal(requestsBefore, server.Statistics.RefreshRequests);
+    }
+
+    [Fact]
+    public async Task RefreshTokenDeath_IdleSessionIsLookedAtThen_AndTheSweeperRecordsReauthRequired_OneEvent_NoProviderCall()
+    {
+        var created = await host.SignInWithSubjectAsync(server, "carol", "user-9");
+        var options = host.Services.GetRequiredService<IOptions<FunctionsAuth.Configuration.FunctionsAuthOptions>>().Value;
+        var row = await RowAsync(created.Session);
+        var dies = row.RefreshTokenExpiresAt!.Value;
+
+        // Nothing to refresh for an idle session, but its death is on the schedule, before its purge.
+        Assert.Null(RefreshSchedule.RefreshDueAt(Idle(row), options));
+        Assert.Equal(dies, RefreshSchedule.DueAt(Idle(row), options));
+
+        var requestsBefore = server.Statistics.RefreshRequests;
+        environment.Clock.Advance(RefreshLifetime + TimeSpan.FromMinutes(1));
+        var sweeper = host.Services.GetRequiredService<FunctionsAuth.Sweeping.Sweeper>();
+        await sweeper.SweepAsync(CancellationToken.None);
+        await sweeper.SweepAsync(CancellationToken.None);
+
+        var dead = await RowAsync(created.Session);
+        Assert.Equal(SessionStatus.ReauthRequired, dead.Status);
+        Assert.Equal(dies, dead.StatusChangedAt);
+        Assert.Equal(RefreshRules.RefreshTokenExpired, dead.LastError);
+        Assert.Null(dead.RefreshToken);
+        Assert.Null(dead.AccessToken);
+        Assert.Equal(RefreshSchedule.PurgeAt(dead, options.Sweeper), dead.DueAt);
+        Assert.Equal(requestsBefore, server.Statistics.RefreshRequests);
+
+        var reauth = Assert.Single(await host.QueuedEventsAsync(environment));
+        Assert.Equal("functionsauth.session.reauth_required", reauth.Type);
+        Assert.Equal("user-9", reauth.Subject);
+        Assert.Equal(dies, reauth.Time!.Value, TimeSpan.FromMilliseconds(1));
+        Assert.Equal(RefreshRules.RefreshTokenExpired, FunctionsAuth.Tests.Events.EventsTestSupport.DataOf(reauth).GetProperty("reason").GetString());
+
+        var answer = await Expect.ErrorAsync(await host.RefreshAsync(created.Session), HttpStatusCode.Unauthorized, "reauth_required");
+        Assert.Contains("refresh_token_expired", answer.ErrorDescription, StringComparison.Ordinal);
     }
 
     [Fact]
