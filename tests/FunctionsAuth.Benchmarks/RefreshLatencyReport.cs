@@ -14,8 +14,12 @@ namespace FunctionsAuth.Benchmarks;
 /// What a refresh on the request path costs on top of the provider's own time: <c>POST /api/auth/refresh</c> through
 /// <see cref="IAuthApi"/> (the function classes' one call: the lease claim, the provider call, the rotated write) with
 /// the sweeper off, every call due, against a provider answering in a fixed time; interleaved, in the same run, with
-/// direct calls to that provider as a front end refreshing inline would make them. A latency distribution, not a
-/// BenchmarkDotNet job: the unit is a whole request with real I/O (Azurite, loopback HTTP).
+/// direct calls to that provider as a front end refreshing inline would make them, and with the storage floor (the
+/// same storage sequence sent straight through the SDK, <see cref="StorageFloor"/>). Each refresh's time is split
+/// (<see cref="RequestTimeline"/>) into storage on its critical path, the provider call and the rest. A latency
+/// distribution, not a BenchmarkDotNet job: the unit is a whole request with real I/O (Azurite, loopback HTTP).
+/// Options: <c>--rounds N</c> (40), <c>--provider-ms N</c> (150), <c>--min-threads N</c> (raise the thread pool's
+/// minimum first: an experiment on thread injection during the burst).
 /// </summary>
 internal static class RefreshLatencyReport
 {
@@ -65,10 +69,18 @@ internal static class RefreshLatencyReport
             var measured = new Measured();
             var before = counter.Snapshot();
             watch.Reset();
+            var serverCpuBefore = Azurite.TableServerCpu();
+            var roundsStarted = Stopwatch.GetTimestamp();
             for (var round = 0; round < rounds; round++)
             {
                 await RoundAsync(api, direct, provider, floor, clock, handles, measured);
             }
+
+            var roundsTook = Stopwatch.GetElapsedTime(roundsStarted);
+            var requests = measured.OurRequests.Count + measured.FloorRequests.Count;
+            var serverCpu = Azurite.TableServerCpu() - serverCpuBefore is { } cpu
+                ? Invariant($"Azurite's process used {cpu.TotalMilliseconds:F0} ms of CPU in {roundsTook.TotalMilliseconds:F0} ms of rounds ({cpu / roundsTook:P0} of a core, idle time included), {cpu.TotalMilliseconds / requests:F2} ms per storage request ({requests} requests, FunctionsAuth's and the floor's)")
+                : "Azurite's CPU not measured (FUNCTIONSAUTH_BENCH_STORAGE)";
 
             // Storage requests per refresh, by table and kind (what each refresh sent, on its path or beside it).
             var perRefresh = StorageCounter.Difference(counter.Snapshot(), before)
@@ -76,7 +88,7 @@ internal static class RefreshLatencyReport
                 .OrderBy(p => p.Key, StringComparer.Ordinal)
                 .Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {(double)p.Value / (rounds * callers):0.##}"));
             storage.Add($"{callers} front end(s): " + string.Join(", ", perRefresh));
-            rows.Add(new Row(callers, measured, $"{callers} front end(s): {threadsBefore} thread-pool threads before the warm-up; warm-up round: {warmUp}; measured rounds: {watch.Describe(servers)}"));
+            rows.Add(new Row(callers, measured, $"{callers} front end(s): {threadsBefore} thread-pool threads before the warm-up; warm-up round: {warmUp}; measured rounds: {watch.Describe(servers)}; {serverCpu}"));
 
             var (d50, d99) = (Percentile(measured.Direct, 0.50), Percentile(measured.Direct, 0.99));
             var (f50, f99) = (Percentile(measured.Ours, 0.50), Percentile(measured.Ours, 0.99));
@@ -133,6 +145,15 @@ internal static class RefreshLatencyReport
             var (o50, o99) = (Percentile(m.Ours, 0.50) - Percentile(m.Direct, 0.50), Percentile(m.Ours, 0.99) - Percentile(m.Direct, 0.99));
             Console.WriteLine(Invariant($"| {row.Callers} | {l50:F1} ms | {l99:F1} ms | {s50:F1} ms | {s99:F1} ms | {o50:F1} ms | {o99:F1} ms | {o50 - l50:F1} ms | {o99 - l99:F1} ms |"));
         }
+
+        // A burst keeps the storage server busy from its first request to its last answer: requests over that time is
+        // the rate it serves them at (on Azurite, one Node thread).
+        foreach (var row in rows)
+        {
+            var burst = Percentile(row.Measured.FloorBursts, 0.50);
+            var sent = row.Measured.FloorRequests.Count / row.Measured.FloorBursts.Count;
+            Console.WriteLine(Invariant($"Floor burst, {row.Callers} caller(s): {sent} requests answered in {burst:F1} ms (median over rounds): {sent / burst * 1000:F0} requests/s."));
+        }
     }
 
     private static RequestTimeline.Split At(List<RequestTimeline.Split> splits, double p)
@@ -174,7 +195,9 @@ internal static class RefreshLatencyReport
             await response.Content.ReadAsByteArrayAsync();
             response.EnsureSuccessStatusCode();
         })));
+        var burstStarted = Stopwatch.GetTimestamp();
         var floors = await Task.WhenAll(handles.Select((_, i) => RequestTimeline.MeasureAsync(() => floor.RefreshSequenceAsync(i))));
+        var burst = Stopwatch.GetElapsedTime(burstStarted).TotalMilliseconds;
         if (measureInto is { } into)
         {
             into.Ours.AddRange(ours.Select(o => o.Split.Total));
@@ -183,6 +206,7 @@ internal static class RefreshLatencyReport
             into.Direct.AddRange(theirs);
             into.Floor.AddRange(floors.Select(f => f.Split.Total));
             into.FloorRequests.AddRange(floors.SelectMany(f => f.Timeline.Storage));
+            into.FloorBursts.Add(burst);
         }
     }
 
@@ -290,6 +314,9 @@ internal static class RefreshLatencyReport
         public List<double> Floor { get; } = [];
 
         public List<RequestTimeline.Interval> FloorRequests { get; } = [];
+
+        /// <summary>Each round's floor burst, first send to last answer.</summary>
+        public List<double> FloorBursts { get; } = [];
     }
 
     private sealed record Row(int Callers, Measured Measured, string Process);

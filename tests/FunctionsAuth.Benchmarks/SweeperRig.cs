@@ -300,6 +300,18 @@ internal static class Azurite
 
     public static Task<string> GetConnectionStringAsync() => Started.Value;
 
+    /// <summary>CPU time the table server's process has used so far; null when the benchmarks did not start it.</summary>
+    public static TimeSpan? TableServerCpu()
+    {
+        if (process is not { HasExited: false } running)
+        {
+            return null;
+        }
+
+        running.Refresh();
+        return running.TotalProcessorTime;
+    }
+
     public static void Stop()
     {
         try
