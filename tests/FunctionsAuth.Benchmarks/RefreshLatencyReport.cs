@@ -101,7 +101,7 @@ internal static class RefreshLatencyReport
         PrintDecomposition(rows);
         PrintFloor(rows);
         Console.WriteLine();
-        Console.WriteLine("During the measured rounds of each row (FunctionsAuth, direct calls and floor alike):");
+        Console.WriteLine("The process in each row's warm-up round and its measured rounds (FunctionsAuth, direct calls and floor alike):");
         rows.ForEach(row => Console.WriteLine(row.Process));
         Azurite.Stop();
         return 0;
