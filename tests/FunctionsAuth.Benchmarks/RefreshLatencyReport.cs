@@ -14,8 +14,12 @@ namespace FunctionsAuth.Benchmarks;
 /// What a refresh on the request path costs on top of the provider's own time: <c>POST /api/auth/refresh</c> through
 /// <see cref="IAuthApi"/> (the function classes' one call: the lease claim, the provider call, the rotated write) with
 /// the sweeper off, every call due, against a provider answering in a fixed time; interleaved, in the same run, with
-/// direct calls to that provider as a front end refreshing inline would make them. A latency distribution, not a
-/// BenchmarkDotNet job: the unit is a whole request with real I/O (Azurite, loopback HTTP).
+/// direct calls to that provider as a front end refreshing inline would make them, and with the storage floor (the
+/// same storage sequence sent straight through the SDK, <see cref="StorageFloor"/>). Each refresh's time is split
+/// (<see cref="RequestTimeline"/>) into storage on its critical path, the provider call and the rest. A latency
+/// distribution, not a BenchmarkDotNet job: the unit is a whole request with real I/O (Azurite, loopback HTTP).
+/// Options: <c>--rounds N</c> (40), <c>--provider-ms N</c> (150), <c>--min-threads N</c> (raise the thread pool's
+/// minimum first: an experiment on thread injection during the burst).
 /// </summary>
 internal static class RefreshLatencyReport
 {
@@ -24,17 +28,31 @@ internal static class RefreshLatencyReport
         var providerLatency = TimeSpan.FromMilliseconds(Option(args, "--provider-ms", 150));
         var rounds = Option(args, "--rounds", 40);
         int[] concurrency = [1, 20];
+        if (Option(args, "--min-threads", 0) is > 0 and var minThreads)
+        {
+            // An experiment: does a thread pool that need not inject threads during the burst change the numbers?
+            ThreadPool.GetMinThreads(out _, out var io);
+            ThreadPool.SetMinThreads(minThreads, Math.Max(io, minThreads));
+        }
+
+        using var watch = new BurstWatch();
         await using var provider = await FakeProvider.StartAsync(providerLatency);
         var clock = new AdvancingClock();
-        var (built, counter) = await BuildAsync(provider, clock);
+        var (built, counter, floor) = await BuildAsync(provider, clock, concurrency.Max());
         await using var services = built;
         var api = services.GetRequiredService<IAuthApi>();
         using var direct = new HttpClient();
+        var servers = new Dictionary<string, Uri>(StringComparer.Ordinal)
+        {
+            ["storage"] = services.GetRequiredService<Azure.Data.Tables.TableServiceClient>().Uri,
+            ["provider"] = provider.TokenEndpoint,
+        };
 
-        Console.WriteLine($"Refresh on the request path vs a direct provider call; provider latency {providerLatency.TotalMilliseconds} ms, {rounds} rounds per row, Release={!IsDebug()}");
+        Console.WriteLine($"Refresh on the request path vs a direct provider call; provider latency {providerLatency.TotalMilliseconds} ms, {rounds} rounds per row, Release={!IsDebug()}, thread-pool minimum {MinWorkerThreads()} threads, load average at start {LoadAverage()}");
         Console.WriteLine("| Front ends | Direct p50 | Direct p99 | FunctionsAuth p50 | FunctionsAuth p99 | Overhead p50 | Overhead p99 |");
         Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|");
         var storage = new List<string>();
+        var rows = new List<Row>();
         foreach (var callers in concurrency)
         {
             var handles = new string[callers];
@@ -44,14 +62,25 @@ internal static class RefreshLatencyReport
             }
 
             // Warm-up: JIT, connection pools, the key ring, Azurite's tables.
-            await RoundAsync(api, direct, provider, clock, handles, measureInto: null);
-            var ours = new List<double>();
-            var theirs = new List<double>();
+            watch.Reset();
+            var threadsBefore = ThreadPool.ThreadCount;
+            await RoundAsync(api, direct, provider, floor, clock, handles, measureInto: null);
+            var warmUp = watch.Describe(servers);
+            var measured = new Measured();
             var before = counter.Snapshot();
+            watch.Reset();
+            var serverCpuBefore = Azurite.TableServerCpu();
+            var roundsStarted = Stopwatch.GetTimestamp();
             for (var round = 0; round < rounds; round++)
             {
-                await RoundAsync(api, direct, provider, clock, handles, (ours, theirs));
+                await RoundAsync(api, direct, provider, floor, clock, handles, measured);
             }
+
+            var roundsTook = Stopwatch.GetElapsedTime(roundsStarted);
+            var requests = measured.OurRequests.Count + measured.FloorRequests.Count;
+            var serverCpu = Azurite.TableServerCpu() - serverCpuBefore is { } cpu
+                ? Invariant($"Azurite's process used {cpu.TotalMilliseconds:F0} ms of CPU in {roundsTook.TotalMilliseconds:F0} ms of rounds ({cpu / roundsTook:P0} of a core, idle time included), {cpu.TotalMilliseconds / requests:F2} ms per storage request ({requests} requests, FunctionsAuth's and the floor's)")
+                : "Azurite's CPU not measured (FUNCTIONSAUTH_BENCH_STORAGE)";
 
             // Storage requests per refresh, by table and kind (what each refresh sent, on its path or beside it).
             var perRefresh = StorageCounter.Difference(counter.Snapshot(), before)
@@ -59,25 +88,94 @@ internal static class RefreshLatencyReport
                 .OrderBy(p => p.Key, StringComparer.Ordinal)
                 .Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {(double)p.Value / (rounds * callers):0.##}"));
             storage.Add($"{callers} front end(s): " + string.Join(", ", perRefresh));
+            rows.Add(new Row(callers, measured, $"{callers} front end(s): {threadsBefore} thread-pool threads before the warm-up; warm-up round: {warmUp}; measured rounds: {watch.Describe(servers)}; {serverCpu}"));
 
-            var (d50, d99) = (Percentile(theirs, 0.50), Percentile(theirs, 0.99));
-            var (f50, f99) = (Percentile(ours, 0.50), Percentile(ours, 0.99));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {callers} | {d50:F1} ms | {d99:F1} ms | {f50:F1} ms | {f99:F1} ms | {f50 - d50:F1} ms | {f99 - d99:F1} ms |"));
+            var (d50, d99) = (Percentile(measured.Direct, 0.50), Percentile(measured.Direct, 0.99));
+            var (f50, f99) = (Percentile(measured.Ours, 0.50), Percentile(measured.Ours, 0.99));
+            Console.WriteLine(Invariant($"| {callers} | {d50:F1} ms | {d99:F1} ms | {f50:F1} ms | {f99:F1} ms | {f50 - d50:F1} ms | {f99 - d99:F1} ms |"));
         }
 
         Console.WriteLine();
         Console.WriteLine("Storage requests per refresh (index.write runs beside the provider call):");
         storage.ForEach(Console.WriteLine);
+        PrintDecomposition(rows);
+        PrintFloor(rows);
+        Console.WriteLine();
+        Console.WriteLine("The process in each row's warm-up round and its measured rounds (FunctionsAuth, direct calls and floor alike):");
+        rows.ForEach(row => Console.WriteLine(row.Process));
         Azurite.Stop();
         return 0;
     }
 
-    /// <summary>Every front end refreshes its own session at once, then the same number of direct provider calls at once.</summary>
-    private static async Task RoundAsync(IAuthApi api, HttpClient direct, FakeProvider provider, AdvancingClock clock, string[] handles, (List<double> Ours, List<double> Theirs)? measureInto)
+    /// <summary>Where each refresh's time went: storage on the critical path + the provider call + the rest = its total.</summary>
+    private static void PrintDecomposition(List<Row> rows)
+    {
+        Console.WriteLine();
+        Console.WriteLine("Where a refresh's time goes, as FunctionsAuth sees it (storage on the path: a storage request outstanding and no provider call; rest: neither, i.e. FunctionsAuth's CPU and scheduling). Each refresh's three parts add up to its total; shown for the refresh at p50 and at p99 of the total, then the median of each part over all refreshes:");
+        Console.WriteLine("| Front ends | Refresh at p50: total = storage + provider + rest | Refresh at p99: total = storage + provider + rest | Medians: storage / provider / rest |");
+        Console.WriteLine("|---:|---|---|---|");
+        foreach (var row in rows)
+        {
+            var splits = row.Measured.Splits;
+            Console.WriteLine(Invariant($"| {row.Callers} | {Sum(At(splits, 0.50))} | {Sum(At(splits, 0.99))} | {Percentile(splits.ConvertAll(s => s.Storage), 0.5):F1} / {Percentile(splits.ConvertAll(s => s.Provider), 0.5):F1} / {Percentile(splits.ConvertAll(s => s.Rest), 0.5):F1} ms |"));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("Each storage request, send to response (p50 / p99), by table and HTTP method:");
+        foreach (var row in rows)
+        {
+            Console.WriteLine($"{row.Callers} front end(s): FunctionsAuth {ByLabel(row.Measured.OurRequests)}; floor {ByLabel(row.Measured.FloorRequests)}");
+        }
+
+        static string Sum(RequestTimeline.Split s) => Invariant($"{s.Total:F1} = {s.Storage:F1} + {s.Provider:F1} + {s.Rest:F1} ms");
+    }
+
+    /// <summary>The floor side by side with FunctionsAuth's storage on the path and its overhead.</summary>
+    private static void PrintFloor(List<Row> rows)
+    {
+        Console.WriteLine();
+        Console.WriteLine("Storage floor: the same callers each sending read, merge (If-Match), replace (If-Match) of a ~2 KB row straight through the SDK, no FunctionsAuth, no provider, in the same rounds:");
+        Console.WriteLine("| Front ends | Floor p50 | Floor p99 | FunctionsAuth storage on path p50 | p99 | Overhead p50 | p99 | Overhead minus floor p50 | p99 |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var row in rows)
+        {
+            var m = row.Measured;
+            var (l50, l99) = (Percentile(m.Floor, 0.50), Percentile(m.Floor, 0.99));
+            var (s50, s99) = (Percentile(m.Splits.ConvertAll(s => s.Storage), 0.50), Percentile(m.Splits.ConvertAll(s => s.Storage), 0.99));
+            var (o50, o99) = (Percentile(m.Ours, 0.50) - Percentile(m.Direct, 0.50), Percentile(m.Ours, 0.99) - Percentile(m.Direct, 0.99));
+            Console.WriteLine(Invariant($"| {row.Callers} | {l50:F1} ms | {l99:F1} ms | {s50:F1} ms | {s99:F1} ms | {o50:F1} ms | {o99:F1} ms | {o50 - l50:F1} ms | {o99 - l99:F1} ms |"));
+        }
+
+        // A burst keeps the storage server busy from its first request to its last answer: requests over that time is
+        // the rate it serves them at (on Azurite, one Node thread).
+        foreach (var row in rows)
+        {
+            var burst = Percentile(row.Measured.FloorBursts, 0.50);
+            var sent = row.Measured.FloorRequests.Count / row.Measured.FloorBursts.Count;
+            Console.WriteLine(Invariant($"Floor burst, {row.Callers} caller(s): {sent} requests answered in {burst:F1} ms (median over rounds): {sent / burst * 1000:F0} requests/s."));
+        }
+    }
+
+    private static RequestTimeline.Split At(List<RequestTimeline.Split> splits, double p)
+    {
+        var sorted = splits.OrderBy(s => s.Total).ToArray();
+        return sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+    }
+
+    private static string ByLabel(List<RequestTimeline.Interval> requests) => string.Join(", ", requests
+        .GroupBy(r => r.Label, StringComparer.Ordinal)
+        .OrderBy(g => g.Key, StringComparer.Ordinal)
+        .Select(g => Invariant($"{g.Key} {Percentile([.. g.Select(r => r.Milliseconds)], 0.50):F1} / {Percentile([.. g.Select(r => r.Milliseconds)], 0.99):F1} ms{(g.Max(r => r.RequestBytes) is > 0 and var bytes ? $" ({bytes} B sent)" : "")}")));
+
+    /// <summary>
+    /// Every front end refreshes its own session at once; then the same number of direct provider calls at once; then
+    /// the same number of callers send the storage floor's sequence at once.
+    /// </summary>
+    private static async Task RoundAsync(IAuthApi api, HttpClient direct, FakeProvider provider, StorageFloor floor, AdvancingClock clock, string[] handles, Measured? measureInto)
     {
         // Two hours on: every stored token has expired, so each call below refreshes at the provider.
         clock.Advance(TimeSpan.FromHours(2));
-        var ours = await Task.WhenAll(handles.Select(handle => TimeAsync(async () =>
+        var ours = await Task.WhenAll(handles.Select(handle => RequestTimeline.MeasureAsync(async () =>
         {
             var result = await api.RefreshAsync(Body($$"""{"session":"{{handle}}","min_ttl":60}"""), FunctionsAuth.Callers.CallerCredentials.None, CancellationToken.None);
             if (result.Status != 200 || !Encoding.UTF8.GetString(result.Body!).Contains("\"refreshed\":true", StringComparison.Ordinal))
@@ -97,10 +195,18 @@ internal static class RefreshLatencyReport
             await response.Content.ReadAsByteArrayAsync();
             response.EnsureSuccessStatusCode();
         })));
+        var burstStarted = Stopwatch.GetTimestamp();
+        var floors = await Task.WhenAll(handles.Select((_, i) => RequestTimeline.MeasureAsync(() => floor.RefreshSequenceAsync(i))));
+        var burst = Stopwatch.GetElapsedTime(burstStarted).TotalMilliseconds;
         if (measureInto is { } into)
         {
-            into.Ours.AddRange(ours);
-            into.Theirs.AddRange(theirs);
+            into.Ours.AddRange(ours.Select(o => o.Split.Total));
+            into.Splits.AddRange(ours.Select(o => o.Split));
+            into.OurRequests.AddRange(ours.SelectMany(o => o.Timeline.Storage));
+            into.Direct.AddRange(theirs);
+            into.Floor.AddRange(floors.Select(f => f.Split.Total));
+            into.FloorRequests.AddRange(floors.SelectMany(f => f.Timeline.Storage));
+            into.FloorBursts.Add(burst);
         }
     }
 
@@ -117,7 +223,7 @@ internal static class RefreshLatencyReport
         return document.RootElement.GetProperty("session").GetString()!;
     }
 
-    private static async Task<(ServiceProvider Services, StorageCounter Counter)> BuildAsync(FakeProvider provider, AdvancingClock clock)
+    private static async Task<(ServiceProvider Services, StorageCounter Counter, StorageFloor Floor)> BuildAsync(FakeProvider provider, AdvancingClock clock, int floorRows)
     {
         var suffix = Guid.NewGuid().ToString("N")[..10];
         var connectionString = await Azurite.GetConnectionStringAsync();
@@ -144,9 +250,15 @@ internal static class RefreshLatencyReport
         collection.AddSingleton<TimeProvider>(clock);
         collection.AddSingleton(new Azure.Data.Tables.TableServiceClient(connectionString, clientOptions));
         collection.AddFunctionsAuth();
+        collection.AddHttpClient(OAuth.OAuthClient.HttpClientName).AddHttpMessageHandler(() => new ProviderTimingHandler());
         var services = collection.BuildServiceProvider();
         await services.GetRequiredService<Storage.SessionStore>().EnsureTablesAsync(CancellationToken.None);
-        return (services, counter);
+
+        // The floor's client is built like the app's (same options, same kind of counting policy), on its own table.
+        var floorOptions = FunctionsAuthServiceCollectionExtensions.TableClientOptionsForRequests();
+        floorOptions.AddPolicy(new StorageCounter("latdue" + suffix), Azure.Core.HttpPipelinePosition.PerRetry);
+        var floor = await StorageFloor.CreateAsync(new Azure.Data.Tables.TableServiceClient(connectionString, floorOptions), "latfloor" + suffix, floorRows);
+        return (services, counter, floor);
     }
 
     private static async Task<double> TimeAsync(Func<Task> call)
@@ -162,6 +274,18 @@ internal static class RefreshLatencyReport
         return sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
     }
 
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The 1- and 5-minute load averages (Linux), so a run says how quiet the machine was.</summary>
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(" / ", File.ReadAllText("/proc/loadavg").Split(' ').Take(2)) : "n/a";
+
+    private static int MinWorkerThreads()
+    {
+        ThreadPool.GetMinThreads(out var worker, out _);
+        return worker;
+    }
+
     private static MemoryStream Body(string json) => new(Encoding.UTF8.GetBytes(json));
 
     private static int Option(string[] args, string name, int fallback) =>
@@ -175,6 +299,27 @@ internal static class RefreshLatencyReport
         return false;
 #endif
     }
+
+    /// <summary>A row's samples, in milliseconds: each refresh's total and split, the direct calls, the floor sequences.</summary>
+    private sealed class Measured
+    {
+        public List<double> Ours { get; } = [];
+
+        public List<RequestTimeline.Split> Splits { get; } = [];
+
+        public List<RequestTimeline.Interval> OurRequests { get; } = [];
+
+        public List<double> Direct { get; } = [];
+
+        public List<double> Floor { get; } = [];
+
+        public List<RequestTimeline.Interval> FloorRequests { get; } = [];
+
+        /// <summary>Each round's floor burst, first send to last answer.</summary>
+        public List<double> FloorBursts { get; } = [];
+    }
+
+    private sealed record Row(int Callers, Measured Measured, string Process);
 
     /// <summary>Real time plus an offset the report moves forward, so every stored token is due without waiting.</summary>
     private sealed class AdvancingClock : TimeProvider

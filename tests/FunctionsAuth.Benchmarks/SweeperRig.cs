@@ -192,15 +192,18 @@ internal sealed class StorageCounter(string dueTable) : HttpPipelinePolicy
     public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
     {
         Count(message);
+        BurstWatch.Sample();
         var started = Stopwatch.GetTimestamp();
         await ProcessNextAsync(message, pipeline);
-        Interlocked.Add(ref elapsedTicks, Stopwatch.GetElapsedTime(started).Ticks);
+        var ended = Stopwatch.GetTimestamp();
+        Interlocked.Add(ref elapsedTicks, Stopwatch.GetElapsedTime(started, ended).Ticks);
+        RequestTimeline.Current?.AddStorage($"{Table(message)}.{message.Request.Method.Method}", started, ended, message.Request.Content?.TryComputeLength(out var bytes) == true ? bytes : 0);
     }
 
     private void Count(HttpMessage message)
     {
         var path = message.Request.Uri.Path;
-        var table = path.Contains(dueTable, StringComparison.Ordinal) ? "index" : "sessions";
+        var table = Table(message);
         var method = message.Request.Method.Method;
         var kind = path.EndsWith("$batch", StringComparison.Ordinal) ? "batch"
             : method == "GET" && path.EndsWith("()", StringComparison.Ordinal) ? "query"
@@ -209,6 +212,8 @@ internal sealed class StorageCounter(string dueTable) : HttpPipelinePolicy
             : "write";
         counts.AddOrUpdate(kind is "batch" ? "index.batch" : $"{table}.{kind}", 1, static (_, n) => n + 1);
     }
+
+    private string Table(HttpMessage message) => message.Request.Uri.Path.Contains(dueTable, StringComparison.Ordinal) ? "index" : "sessions";
 
     public static Dictionary<string, int> Difference(IReadOnlyDictionary<string, int> after, IReadOnlyDictionary<string, int> before) =>
         after.ToDictionary(p => p.Key, p => p.Value - before.GetValueOrDefault(p.Key), StringComparer.Ordinal);
@@ -230,14 +235,17 @@ internal sealed class ProviderTimer
     }
 }
 
-internal sealed class ProviderTimingHandler(ProviderTimer timer) : DelegatingHandler
+/// <summary>Times each provider call (send to response body read) into <paramref name="timer"/>, if any, and the current <see cref="RequestTimeline"/>.</summary>
+internal sealed class ProviderTimingHandler(ProviderTimer? timer = null) : DelegatingHandler
 {
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var response = await base.SendAsync(request, cancellationToken);
         await response.Content.LoadIntoBufferAsync(cancellationToken);
-        timer.Record(Stopwatch.GetElapsedTime(started));
+        var ended = Stopwatch.GetTimestamp();
+        timer?.Record(Stopwatch.GetElapsedTime(started, ended));
+        RequestTimeline.Current?.AddProvider(started, ended);
         return response;
     }
 }
@@ -291,6 +299,18 @@ internal static class Azurite
     private static Process? queueProcess;
 
     public static Task<string> GetConnectionStringAsync() => Started.Value;
+
+    /// <summary>CPU time the table server's process has used so far; null when the benchmarks did not start it.</summary>
+    public static TimeSpan? TableServerCpu()
+    {
+        if (process is not { HasExited: false } running)
+        {
+            return null;
+        }
+
+        running.Refresh();
+        return running.TotalProcessorTime;
+    }
 
     public static void Stop()
     {
