@@ -29,6 +29,12 @@ internal enum RefreshStatus
     /// <summary>The provider refused the request for a configuration reason (invalid_client, invalid_scope...).</summary>
     ProviderError,
 
+    /// <summary>
+    /// The scope or resource asked for is not allowed (the provider's <c>AllowedScopes</c>/<c>AllowedResources</c>, or the
+    /// session's grant), or the provider refused it: the session and its refresh token are unchanged.
+    /// </summary>
+    InvalidScope,
+
     /// <summary>FunctionsAuth's own storage did not answer; nothing was lost (a rotated token is still being written under the lease).</summary>
     TemporarilyUnavailable,
 }
@@ -37,6 +43,10 @@ internal enum RefreshStatus
 /// The result of making a session's access token current. Carries the row as it now is and, where one was read
 /// or issued, the access token in clear (never logged).
 /// </summary>
+/// <param name="Scoped">
+/// For a scoped token: its row as read or written (<see cref="Session"/> is then the session as seen for that token,
+/// <see cref="ScopedTokenEntity.ViewOf"/>).
+/// </param>
 /// <param name="ServedStale">
 /// A <see cref="RefreshStatus.Current"/> token that does not meet the demand, served because the provider is failing
 /// (the session is in back-off, or the refresh just failed) while the token is still valid.
@@ -48,7 +58,8 @@ internal sealed record RefreshOutcome(
     TimeSpan? RetryAfter = null,
     string? Error = null,
     string? IdToken = null,
-    bool ServedStale = false);
+    bool ServedStale = false,
+    ScopedTokenEntity? Scoped = null);
 
 /// <summary>
 /// What a caller needs from the stored session before it may skip a refresh. The request path and the sweeper share

@@ -15,7 +15,7 @@ namespace FunctionsAuth.Tests.EndToEnd;
 /// </summary>
 public sealed class RequestFuzzTests : ScriptedProviderTestBase
 {
-    private static readonly string[] Fields = ["provider", "code", "code_verifier", "redirect_uri", "refresh_token", "access_token", "expires_at", "scope", "session", "min_ttl"];
+    private static readonly string[] Fields = ["provider", "code", "code_verifier", "redirect_uri", "refresh_token", "access_token", "expires_at", "scope", "session", "min_ttl", "resource"];
 
     private static readonly Gen<string> Text = Gen.OneOf(
         Gen.String[0, 40],
@@ -43,7 +43,7 @@ public sealed class RequestFuzzTests : ScriptedProviderTestBase
     private static readonly Gen<(string Endpoint, string Body)> Shaped = Gen.OneOf(
         Form("api/auth/sessions", ("provider", Gen.Const("\"scripted\"")), ("code", SomeString), ("code_verifier", Verifier), ("redirect_uri", Gen.Const("\"https://app.example/cb\""))),
         Form("api/auth/sessions", ("provider", Gen.Const("\"scripted\"")), ("refresh_token", SomeString), ("access_token", SomeString), ("expires_at", Gen.Long[1_700_000_000, 2_000_000_000].Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))), ("scope", Gen.Const("\"openid api\""))),
-        Form("api/auth/refresh", ("session", Handle), ("min_ttl", Gen.Int[0, 86400].Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture)))),
+        Form("api/auth/refresh", ("session", Handle), ("min_ttl", Gen.Int[0, 86400].Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))), ("scope", Gen.OneOf(Gen.Const("\"api\""), Gen.Const("\"openid api\""))), ("resource", Gen.Const("\"https://api.example/\""))),
         Form("api/auth/revoke", ("session", Handle)));
 
     private static readonly Gen<string> Body = Gen.Frequency(
