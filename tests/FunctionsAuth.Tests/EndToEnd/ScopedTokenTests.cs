@@ -144,6 +144,72 @@ public sealed class ScopedTokenTests : DemoProviderTestBase
     }
 
     [Fact]
+    public async Task Refresh_ProviderRefusesTheScope_InvalidScopeSessionUntouchedAndStillRefreshes()
+    {
+        // Allowed here, unknown to the provider: OpenIddict answers invalid_scope before it looks at the refresh token.
+        await using var host = await StartWithAsync($"FunctionsAuth:Providers:{TestEnvironment.DemoProvider}:AllowedScopes", "api email admin");
+        var created = await host.SignInAsync(Server, scope: GrantedScope);
+        var before = await RowAsync(created.Session);
+
+        var refused = await Expect.ErrorAsync(await host.RefreshAsync(created.Session, "admin"), HttpStatusCode.BadRequest, "invalid_scope");
+
+        Assert.Contains("invalid_scope", refused.ErrorDescription, StringComparison.Ordinal);
+        Assert.Equal(1, Server.Statistics.RefreshRequests);
+        var after = await RowAsync(created.Session);
+        Assert.Equal(SessionStatus.Active, after.Status);
+        Assert.Equal(before.Generation, after.Generation);
+        Assert.Equal(0, after.FailureCount);
+        Assert.Null(after.LeaseId);
+        Assert.Equal(before.RefreshToken, after.RefreshToken);
+        Assert.Single(await PartitionAsync(created.Session));
+
+        // The refresh token was not spent: it works for an allowed scope, and for the session's own token.
+        Assert.Equal(["email"], ScopesOf((await Expect.TokenAsync(await host.RefreshAsync(created.Session, "email"))).AccessToken));
+        Environment.Clock.Advance(Lifetime);
+        Assert.True((await Expect.TokenAsync(await host.RefreshAsync(created.Session))).Refreshed);
+        Assert.Equal(0, Server.Statistics.ReusedRefreshTokens);
+    }
+
+    [Fact]
+    public async Task Refresh_AllowedScopesConfigured_ScopeBeyondTheGrantAllowedAndTheGrantsOwnNotImplied()
+    {
+        // Entra ID's shape: the allowed list, not the granted scope, says what may be asked.
+        await using var host = await StartWithAsync($"FunctionsAuth:Providers:{TestEnvironment.DemoProvider}:AllowedScopes", "api");
+        var created = await host.SignInAsync(Server, scope: GrantedScope);
+
+        Assert.Equal(["api"], ScopesOf((await Expect.TokenAsync(await host.RefreshAsync(created.Session, "api"))).AccessToken));
+        await Expect.ErrorAsync(await host.RefreshAsync(created.Session, "email"), HttpStatusCode.BadRequest, "invalid_scope");
+
+        Assert.Equal(1, Server.Statistics.RefreshRequests);
+    }
+
+    [Fact]
+    public async Task Refresh_MoreScopesThanTheCap_LeastRecentlyUsedEvictedInTheSameTransaction()
+    {
+        // Every proper subset of the grant, with and without the resource: more distinct tokens than a session keeps.
+        string[] granted = ["api", "email", "offline_access", "openid"];
+        var subsets = Enumerable.Range(1, (1 << granted.Length) - 2).Select(mask => string.Join(' ', granted.Where((_, i) => (mask & (1 << i)) != 0))).ToList();
+        var requests = subsets.Select(scope => (Scope: scope, Resource: (string?)null)).Concat(subsets.Select(scope => (Scope: scope, Resource: (string?)Resource))).Take(ScopedTokenEntity.MaxPerSession + 1).ToList();
+        Assert.Equal(ScopedTokenEntity.MaxPerSession + 1, requests.Count);
+        var created = await Host.SignInAsync(Server, scope: GrantedScope);
+        foreach (var (scope, resource) in requests)
+        {
+            Assert.True((await Expect.TokenAsync(await Host.RefreshAsync(created.Session, scope, resource))).Refreshed);
+            Environment.Clock.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        Assert.Equal(ScopedTokenEntity.MaxPerSession, (await RowAsync(created.Session)).ScopedTokens);
+        Assert.Equal(ScopedTokenEntity.MaxPerSession + 1, (await PartitionAsync(created.Session)).Count);
+
+        // The first one was the least recently used: gone, fetched again (evicting the second); the third is still cached.
+        Assert.True((await Expect.TokenAsync(await Host.RefreshAsync(created.Session, requests[0].Scope, requests[0].Resource))).Refreshed);
+        Assert.False((await Expect.TokenAsync(await Host.RefreshAsync(created.Session, requests[2].Scope, requests[2].Resource))).Refreshed);
+        Assert.True((await Expect.TokenAsync(await Host.RefreshAsync(created.Session, requests[1].Scope, requests[1].Resource))).Refreshed);
+        Assert.Equal(ScopedTokenEntity.MaxPerSession + 1, (await PartitionAsync(created.Session)).Count);
+        Assert.Equal(ScopedTokenEntity.MaxPerSession + 3, Server.Statistics.RefreshRequests);
+    }
+
+    [Fact]
     public async Task Revoke_SessionWithScopedTokens_DeletesTheWholePartition()
     {
         var created = await Host.SignInAsync(Server, scope: GrantedScope);
@@ -157,6 +223,12 @@ public sealed class ScopedTokenTests : DemoProviderTestBase
         Assert.Empty(await PartitionAsync(created.Session));
         await Expect.ErrorAsync(await Host.RefreshAsync(created.Session, "api"), HttpStatusCode.Unauthorized, "invalid_session");
         Assert.Equal(1, Server.Statistics.RevocationRequests);
+    }
+
+    private async Task<TestHost> StartWithAsync(string setting, string value)
+    {
+        Environment.Settings[setting] = value;
+        return await Environment.StartHostAsync();
     }
 
     /// <summary>Every row of the session's partition: its own and its scoped tokens'.</summary>
