@@ -180,13 +180,14 @@ internal sealed class RefreshCoordinator(
             }
 
             // The scoped row was read beside the session, not with it: under the lease (nobody else writes scoped rows
-            // now), a row not seen is looked for again, with its siblings, for the cap. Before anything is sent.
-            var target = new ScopedTarget(scope, scoped, null);
-            if (scoped is null)
+            // now), a row not seen is looked for again, with its siblings (for the cap, and the session's scoped due
+            // time). Before anything is sent, so a failing read costs nothing.
+            var target = new ScopedTarget(scope, scoped, []);
+            if (scoped is null || claimed.ScopedTokens > 1)
             {
                 try
                 {
-                    target = ScopedTarget.For(scope, key, await store.QueryScopedAsync(key, CancellationToken.None));
+                    target = ScopedTarget.For(scope, key, await store.QueryScopedAsync(key, CancellationToken.None), scoped);
                 }
                 catch (StorageUnavailableException)
                 {
@@ -201,23 +202,27 @@ internal sealed class RefreshCoordinator(
     }
 
     /// <summary>
-    /// The scoped token a flight refreshes: what it asks for, its row if cached (<paramref name="Existing"/>), and when it
-    /// is not, the partition's other scoped rows (<paramref name="Siblings"/>), of which the least recently used make room
-    /// once the session holds <see cref="ScopedTokenEntity.MaxPerSession"/>.
+    /// The scoped token a flight refreshes: what it asks for, its row if cached (<paramref name="Existing"/>), and the
+    /// partition's other scoped rows (<paramref name="Siblings"/>: their due times make the session's, and the least
+    /// recently used make room once the session holds <see cref="ScopedTokenEntity.MaxPerSession"/>).
     /// </summary>
-    private sealed record ScopedTarget(TokenScope Scope, ScopedTokenEntity? Existing, IReadOnlyList<ScopedTokenEntity>? Siblings)
+    private sealed record ScopedTarget(TokenScope Scope, ScopedTokenEntity? Existing, IReadOnlyList<ScopedTokenEntity> Siblings)
     {
-        public static ScopedTarget For(TokenScope scope, SessionKey key, IReadOnlyList<ScopedTokenEntity> rows)
+        /// <param name="read">The row as read in full beside the session, if it was: kept over the query's columns.</param>
+        public static ScopedTarget For(TokenScope scope, SessionKey key, IReadOnlyList<ScopedTokenEntity> rows, ScopedTokenEntity? read)
         {
             var rowKey = scope.RowKey(key);
-            return new ScopedTarget(scope, rows.FirstOrDefault(r => r.RowKey == rowKey), rows.Where(r => r.RowKey != rowKey).ToList());
+            return new ScopedTarget(scope, read ?? rows.FirstOrDefault(r => r.RowKey == rowKey), rows.Where(r => r.RowKey != rowKey).ToList());
         }
 
         /// <summary>The rows evicted to make room for a new one (least recently used first).</summary>
         public IReadOnlyList<ScopedTokenEntity> Evicted =>
-            Existing is null && Siblings is { } siblings && siblings.Count >= ScopedTokenEntity.MaxPerSession
-                ? siblings.OrderBy(r => r.LastUsedAt).Take(siblings.Count - ScopedTokenEntity.MaxPerSession + 1).ToList()
+            Existing is null && Siblings.Count >= ScopedTokenEntity.MaxPerSession
+                ? Siblings.OrderBy(r => r.LastUsedAt).Take(Siblings.Count - ScopedTokenEntity.MaxPerSession + 1).ToList()
                 : [];
+
+        /// <summary>The siblings that stay.</summary>
+        public IEnumerable<ScopedTokenEntity> Kept => Siblings.Except(Evicted);
     }
 
     /// <summary>
@@ -297,9 +302,16 @@ internal sealed class RefreshCoordinator(
         {
             case TokenFailureKind.InvalidScope when target is not null:
                 // The provider will not grant this scope or resource. An error answer rotated nothing, and says nothing
-                // against the refresh token or the session: the lease goes, the row stays as it was.
+                // against the refresh token or the session: the lease goes, the session stays as it was. A token cached
+                // for it earlier goes too (the provider no longer grants it), so no sweep tries it again.
                 Log.ScopeRefused(logger, key, leased.Provider, result.Error ?? "invalid_scope");
-                var unchanged = await ReleaseAsync(leased, demand, preindexed, static _ => { });
+                var unchanged = target.Existing is { } refused
+                    ? await ReleaseAsync(leased, demand, preindexed, s =>
+                        {
+                            s.ScopedTokens = target.Siblings.Count;
+                            s.ScopedDueAt = RefreshSchedule.ScopedDueAt(s, target.Siblings, options.Value);
+                        }, [new TableTransactionAction(TableTransactionActionType.Delete, refused, Azure.ETag.All)])
+                    : await ReleaseAsync(leased, demand, preindexed, static _ => { });
                 return new RefreshOutcome(RefreshStatus.InvalidScope, unchanged, Error: result.Error);
 
             case TokenFailureKind.InvalidGrant:
@@ -446,8 +458,11 @@ internal sealed class RefreshCoordinator(
         List<TableTransactionAction> alongside = [new(TableTransactionActionType.UpsertReplace, row), .. evicted.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, r, Azure.ETag.All))];
         if (target.Existing is null)
         {
-            updated.ScopedTokens = (target.Siblings?.Count ?? leased.ScopedTokens) - evicted.Count + 1;
+            updated.ScopedTokens = target.Siblings.Count - evicted.Count + 1;
         }
+
+        // The sweeper refreshes in-use scoped tokens ahead of expiry: the session's row is indexed by the earliest.
+        updated.ScopedDueAt = RefreshSchedule.ScopedDueAt(updated, target.Kept.Append(row), options.Value);
 
         return await PersistAsync(key, leased, updated, tokens, oldRefreshToken, demand, null, new ScopedWrite(row, alongside));
     }
@@ -588,13 +603,14 @@ internal sealed class RefreshCoordinator(
     }
 
     /// <summary>Applies <paramref name="change"/>, drops the lease and writes with the lease's ETag.</summary>
-    private async Task<SessionEntity> ReleaseAsync(SessionEntity leased, RefreshDemand demand, DueIndexEntry? preindexed, Action<SessionEntity> change)
+    /// <param name="alongside">Writes to scoped token rows that go in the same transaction.</param>
+    private async Task<SessionEntity> ReleaseAsync(SessionEntity leased, RefreshDemand demand, DueIndexEntry? preindexed, Action<SessionEntity> change, IReadOnlyList<TableTransactionAction>? alongside = null)
     {
         var updated = leased.Clone();
         change(updated);
         updated.LeaseId = null;
         updated.LeaseExpiresAt = null;
-        if (await SaveAsync(leased, updated, demand.LeavesPreviousIndexRow, preindexed) != UpdateResult.Updated)
+        if (await SaveAsync(leased, updated, demand.LeavesPreviousIndexRow, preindexed, alongside) != UpdateResult.Updated)
         {
             Log.LeaseReleaseFailed(logger, new SessionKey(leased.PartitionKey));
         }

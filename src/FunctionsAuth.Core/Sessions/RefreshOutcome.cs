@@ -89,6 +89,9 @@ internal abstract record RefreshDemand(bool RecordActivity, bool LeavesPreviousI
     /// <summary>A front end's need: an access token still valid for <paramref name="minTtl"/>.</summary>
     public static RefreshDemand ValidFor(TimeSpan minTtl, bool recordActivity = true, bool announces = true) => new AccessTokenDemand(minTtl, recordActivity) { Announces = announces };
 
+    /// <summary>The sweeper's need for a scoped token: it is no longer due (<see cref="RefreshSchedule.ScopedTokenDueAt"/>).</summary>
+    public static RefreshDemand ScopedNoLongerDue(FunctionsAuthOptions options) => new ScheduleDemand(options) { ForScopedToken = true };
+
     /// <summary>The sweeper's need: the session is no longer due for a refresh (<see cref="RefreshSchedule.RefreshDueAt"/> is in the future).</summary>
     public static RefreshDemand NoLongerDue(FunctionsAuthOptions options) => new ScheduleDemand(options);
 }
@@ -139,6 +142,9 @@ internal sealed record AccessTokenDemand(TimeSpan MinTtl, bool RecordActivity) :
 /// </summary>
 internal sealed record ScheduleDemand(FunctionsAuthOptions Options) : RefreshDemand(RecordActivity: false, LeavesPreviousIndexRow: true)
 {
+    /// <summary>For a scoped token's view (<see cref="ScopedTokenEntity.ViewOf"/>): its due time knows no keep-alive.</summary>
+    public bool ForScopedToken { get; init; }
+
     public override bool IsSatisfiedBy(SessionEntity session, DateTimeOffset now) =>
-        RefreshSchedule.RefreshDueAt(session, Options) is not { } due || due > now;
+        RefreshSchedule.RefreshDueAt(session, Options, keepAlive: !ForScopedToken) is not { } due || due > now;
 }

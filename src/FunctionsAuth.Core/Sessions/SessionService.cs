@@ -142,7 +142,7 @@ internal sealed class SessionService(
                 // A scoped token's fast path: the two rows read side by side, no provider call.
                 if (await coordinator.CurrentScopedAsync(view!, scoped!, servedStale: action == RowAction.ServeInBackoff) is { } currentScoped)
                 {
-                    await RecordScopedUseAsync(scoped!, now);
+                    await RecordScopedUseAsync(session!, scoped!, now);
                     return currentScoped;
                 }
 
@@ -282,12 +282,27 @@ internal sealed class SessionService(
         return null;
     }
 
-    /// <summary>A scoped token's use, at most once per <c>ActivityResolution</c>: the least recently used is evicted at the cap.</summary>
-    private async Task RecordScopedUseAsync(ScopedTokenEntity scoped, DateTimeOffset now)
+    /// <summary>
+    /// A scoped token's use, at most once per <c>ActivityResolution</c> (the least recently used is evicted at the cap).
+    /// A token coming back from idle is due for a refresh ahead again: the session's due time is moved up for it.
+    /// </summary>
+    private async Task RecordScopedUseAsync(SessionEntity session, ScopedTokenEntity scoped, DateTimeOffset now)
     {
-        if (now - scoped.LastUsedAt >= options.Value.ActivityResolution)
+        if (now - scoped.LastUsedAt < options.Value.ActivityResolution)
         {
-            await store.TryRecordScopedUseAsync(scoped, now, CancellationToken.None);
+            return;
+        }
+
+        await store.TryRecordScopedUseAsync(scoped, now, CancellationToken.None);
+        var used = scoped.Clone();
+        used.LastUsedAt = now;
+        if (RefreshSchedule.ScopedTokenDueAt(session, used, options.Value) is { } due && !(session.ScopedDueAt <= due) && !session.IsLeased(now))
+        {
+            var updated = session.Clone();
+            updated.ScopedDueAt = due;
+
+            // Losing this race is harmless: whoever won wrote a newer row (a scoped refresh recomputes it from every row).
+            await coordinator.SaveAsync(session, updated);
         }
     }
 

@@ -71,6 +71,12 @@ internal sealed class SessionEntity : ITableEntity
     /// </summary>
     public int ScopedTokens { get; set; }
 
+    /// <summary>
+    /// The earliest time one of its scoped tokens in use is due for a refresh ahead of expiry (<see cref="Sessions.RefreshSchedule.ScopedDueAt"/>),
+    /// kept by the writes that change them: with the session's own due time, it places the row in the due index.
+    /// </summary>
+    public DateTimeOffset? ScopedDueAt { get; set; }
+
     public int FailureCount { get; set; }
     public DateTimeOffset? FirstFailureAt { get; set; }
     public DateTimeOffset? NextAttemptAt { get; set; }

@@ -93,14 +93,14 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         }
     }
 
-    /// <summary>The session's scoped token rows: keys and last use only.</summary>
+    /// <summary>The session's scoped token rows: what they are for, when they expire and were used; no ciphertext.</summary>
     public async Task<IReadOnlyList<ScopedTokenEntity>> QueryScopedAsync(SessionKey key, CancellationToken cancellationToken)
     {
         // Row keys of the partition's scoped rows all start with the session key and the separator: one range.
         var from = key.Value + ScopedTokenEntity.Separator;
         var to = key.Value + (char)(ScopedTokenEntity.Separator + 1);
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {key.Value} and RowKey gt {from} and RowKey lt {to}");
-        var rows = sessions.QueryAsync<ScopedTokenEntity>(filter, maxPerPage: MaxBatchSize, select: ["PartitionKey", "RowKey", nameof(ScopedTokenEntity.LastUsedAt)], cancellationToken: cancellationToken);
+        var rows = sessions.QueryAsync<ScopedTokenEntity>(filter, maxPerPage: MaxBatchSize, select: ["PartitionKey", "RowKey", nameof(ScopedTokenEntity.RequestedScope), nameof(ScopedTokenEntity.Resource), nameof(ScopedTokenEntity.AccessTokenIssuedAt), nameof(ScopedTokenEntity.AccessTokenExpiresAt), nameof(ScopedTokenEntity.Generation), nameof(ScopedTokenEntity.LastUsedAt)], cancellationToken: cancellationToken);
         var found = new List<ScopedTokenEntity>();
         await foreach (var row in RowsAsync(rows, cancellationToken))
         {
