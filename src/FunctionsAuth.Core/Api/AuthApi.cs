@@ -338,7 +338,7 @@ internal sealed class AuthApi : IAuthApi
             { Status: RefreshStatus.TemporarilyUnavailable } => TemporarilyUnavailable(outcome.RetryAfter),
             _ => InvalidSession(),
         };
-        FunctionsAuthTracing.RefreshOutcome(key, result.Outcome ?? result.ErrorCode ?? "unknown");
+        FunctionsAuthTracing.RefreshOutcome(key, result.Outcome ?? result.ErrorCode ?? "unknown", scoped: scope is not null);
         return result;
     }
 

@@ -41,7 +41,7 @@ internal sealed class OAuthClient(
             descriptor =>
             {
                 KeyValuePair<string, string>[] grant = [new("grant_type", "refresh_token"), new("refresh_token", refreshToken)];
-                return (scope ?? descriptor.Scopes, resource) switch
+                return (scope is null ? descriptor.Scopes : WithOfflineAccess(descriptor, scope), resource) switch
                 {
                     ({ Length: > 0 } scopes, { } target) => [.. grant, new("scope", scopes), new("resource", target)],
                     ({ Length: > 0 } scopes, null) => [.. grant, new("scope", scopes)],
@@ -50,6 +50,21 @@ internal sealed class OAuthClient(
                 };
             },
             cancellationToken);
+
+    /// <summary>
+    /// Entra ID issues a new refresh token only to a request that asks for <c>offline_access</c>: a scoped refresh asks
+    /// for it as the session's own does, where the configured <c>Scopes</c> ask for it, so every refresh renews the one
+    /// refresh token whatever token it was for.
+    /// </summary>
+    private static string WithOfflineAccess(ProviderDescriptor descriptor, string scope) =>
+        descriptor.Kind == ProviderKind.Entra
+        && HasOfflineAccess(descriptor.Scopes ?? "")
+        && !HasOfflineAccess(scope)
+            ? scope + " offline_access"
+            : scope;
+
+    internal static bool HasOfflineAccess(string scopes) =>
+        scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("offline_access", StringComparer.OrdinalIgnoreCase);
 
     /// <param name="redirectUri">Sent exactly as received: RFC 6749 §4.1.3 (and Entra ID) compare it as a string.</param>
     public Task<TokenResult> RedeemCodeAsync(string provider, string code, string codeVerifier, string redirectUri, CancellationToken cancellationToken) =>

@@ -194,6 +194,14 @@ internal sealed class RefreshCoordinator(
                     await TryReleaseUnchangedAsync(claimed, demand, null);
                     throw;
                 }
+
+                if (scoped is null && target.Existing is not null)
+                {
+                    // It was written between the two reads (another flight's transaction landed after the scoped row was
+                    // read and before the session was): nothing is sent; the lease goes and both rows are read again.
+                    await ReleaseAsync(claimed, demand, null, static _ => { });
+                    continue;
+                }
             }
 
             var outcome = await RefreshUnderLeaseAsync(key, claimed, demand, target);
