@@ -3,8 +3,10 @@ using System.Net;
 using System.Text.Json;
 using Azure.Data.Tables;
 using FunctionsAuth.DemoProvider;
+using FunctionsAuth.Sessions;
 using FunctionsAuth.Storage;
 using FunctionsAuth.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FunctionsAuth.Tests.EndToEnd;
 
@@ -67,6 +69,25 @@ public sealed class ScopedTokenTests : DemoProviderTestBase
         Assert.Equal(["api"], ScopesOf(scopedAgain.AccessToken));
         Assert.Equal(4, Server.Statistics.SuccessfulRefreshes);
         Assert.Equal(0, Server.Statistics.ReusedRefreshTokens);
+    }
+
+    [Fact]
+    public async Task Refresh_ScopedRowWrittenBetweenTheTwoReads_ServedWithoutASecondProviderCall()
+    {
+        // The two rows are read side by side: a caller can see the session as another flight left it (lease released)
+        // and the scoped row as it was before that flight's transaction (not there). Its flight must not refresh again.
+        var created = await Host.SignInAsync(Server, scope: GrantedScope);
+        var first = await Expect.TokenAsync(await Host.RefreshAsync(created.Session, "api"));
+        Assert.True(TokenScope.TryParse("api", null, out var scope, out _));
+        var session = await RowAsync(created.Session);
+
+        var outcome = await Host.Services.GetRequiredService<RefreshCoordinator>()
+            .EnsureCurrentAsync(KeyOf(created.Session), RefreshDemand.ValidFor(TimeSpan.FromMinutes(1)), default, lastRead: session, scope: scope, lastScoped: null);
+
+        Assert.Equal(RefreshStatus.Current, outcome.Status);
+        Assert.Equal(first.AccessToken, outcome.AccessToken);
+        Assert.Equal(1, Server.Statistics.RefreshRequests);
+        Assert.Null((await RowAsync(created.Session)).LeaseId);
     }
 
     [Fact]
