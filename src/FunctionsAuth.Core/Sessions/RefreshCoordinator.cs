@@ -94,7 +94,8 @@ internal sealed class RefreshCoordinator(
     }
 
     /// <summary>The rows a caller has just read, given to the flight it starts (<see cref="EnsureCurrentAsync"/>).</summary>
-    private sealed record LastRead(SessionEntity? Session, ScopedTokenEntity? Scoped);
+    /// <param name="ScopedUnreadable">The scoped row does not decrypt (a retired key): it counts as no token, and is rewritten.</param>
+    private sealed record LastRead(SessionEntity? Session, ScopedTokenEntity? Scoped, bool ScopedUnreadable = false);
 
     private async Task<LastRead> ReadAsync(SessionKey key, TokenScope? scope)
     {
@@ -116,12 +117,12 @@ internal sealed class RefreshCoordinator(
         var poll = MinPoll;
         while (true)
         {
-            var (session, scoped) = lastRead?.Session is not null ? lastRead : await ReadAsync(key, scope);
+            var (session, scoped, unreadable) = lastRead?.Session is not null ? lastRead : await ReadAsync(key, scope);
             lastRead = null;
             var now = time.GetUtcNow();
 
             // A scoped token is decided on the session's state with that token's fields: one set of rules for both.
-            var view = scope is not null && session is not null ? ScopedTokenEntity.ViewOf(session, scoped) : session;
+            var view = scope is not null && session is not null ? ScopedTokenEntity.ViewOf(session, unreadable ? null : scoped) : session;
             var action = RefreshRules.Decide(view, demand, now);
             if (leaseWaited && action != RowAction.WaitForLease)
             {
@@ -135,7 +136,7 @@ internal sealed class RefreshCoordinator(
                     return new RefreshOutcome(RefreshStatus.InvalidSession);
                 case RowAction.ReauthRequired:
                     return new RefreshOutcome(RefreshStatus.ReauthRequired, session);
-                case RowAction.Serve or RowAction.ServeInBackoff when scoped is null:
+                case RowAction.Serve or RowAction.ServeInBackoff when scope is null:
                     return await CurrentAsync(view!, servedStale: action == RowAction.ServeInBackoff);
                 case RowAction.Serve or RowAction.ServeInBackoff:
                     if (await CurrentScopedAsync(view!, scoped!, servedStale: action == RowAction.ServeInBackoff) is { } current)
@@ -143,8 +144,8 @@ internal sealed class RefreshCoordinator(
                         return current;
                     }
 
-                    // Under a key no longer held: fetched again, as if it had never been cached.
-                    lastRead = new LastRead(session, null);
+                    // Under a key no longer held: fetched again, as if it had never been cached (the row is rewritten).
+                    lastRead = new LastRead(session, scoped, ScopedUnreadable: true);
                     continue;
                 case RowAction.WaitForLease:
                     // Someone else (this or another instance) is refreshing: wait for its result, then re-read.

@@ -146,8 +146,7 @@ internal sealed class SessionService(
                     return currentScoped;
                 }
 
-                // Unreadable (a retired key): fetched again, as if never cached.
-                scoped = null;
+                // Unreadable (a retired key): the flight sees so too, and fetches it again as if never cached.
                 break;
         }
 

@@ -38,6 +38,7 @@ public sealed class ScopedTokenTests : DemoProviderTestBase
         }));
 
         Assert.Equal(2, Server.Statistics.RefreshRequests);
+        Assert.Equal(2, Server.Statistics.ScopedRefreshRequests);
         Assert.Equal(2, Server.Statistics.SuccessfulRefreshes);
         Assert.Equal(0, Server.Statistics.ReusedRefreshTokens);
         foreach (var group in answers.GroupBy(a => a.Scope))

@@ -515,6 +515,36 @@ public sealed class SweeperTests : IAsyncLifetime
         Assert.False(served.Refreshed);
     }
 
+    [Fact]
+    public async Task Sweep_ScopedTokenLeftUnderARemovedKey_FetchedAgainAndTheSessionUnaffected()
+    {
+        await using var oldKeyHost = await StartHostAsync();
+        var created = await oldKeyHost.SignInAsync(server, "heidi", "openid offline_access api email");
+        var scoped = await Expect.TokenAsync(await oldKeyHost.RefreshAsync(created.Session, "api"));
+        var newKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+        // Rotation: the scan rewrites the session row under the new key and leaves the scoped row as it is.
+        environment.Settings["FunctionsAuth:Secrets:token-encryption-key"] = $"{newKey},{environment.EncryptionKey}";
+        await using (var rotating = await StartHostAsync())
+        {
+            Assert.Equal((1, 0), ((await SweepAsync(rotating)).ReEncrypted, server.Statistics.RefreshRequests - 1));
+        }
+
+        // The old key is removed: the scoped token no longer decrypts and is fetched again; the session reads fine.
+        environment.Settings["FunctionsAuth:Secrets:token-encryption-key"] = newKey;
+        await using var host = await StartHostAsync();
+        var again = await Expect.TokenAsync(await host.RefreshAsync(created.Session, "api"));
+        var own = await Expect.TokenAsync(await host.RefreshAsync(created.Session));
+
+        Assert.True(again.Refreshed);
+        Assert.NotEqual(scoped.AccessToken, again.AccessToken);
+        Assert.Equal("api", again.Scope);
+        Assert.False(own.Refreshed);
+        Assert.Equal(created.AccessToken, own.AccessToken);
+        Assert.Equal(2, server.Statistics.RefreshRequests);
+        Assert.False((await Expect.TokenAsync(await host.RefreshAsync(created.Session, "api"))).Refreshed);
+    }
+
     private Task<TestHost> StartHostAsync(Action<Microsoft.AspNetCore.Builder.WebApplicationBuilder>? configure = null) =>
         environment.StartHostAsync(builder =>
         {
