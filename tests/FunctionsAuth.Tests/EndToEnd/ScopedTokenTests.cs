@@ -220,6 +220,29 @@ public sealed class ScopedTokenTests : DemoProviderTestBase
     }
 
     [Fact]
+    public async Task Refresh_ScopedCiphertextCopiedIntoAnotherScopesRow_NeverServedThere()
+    {
+        var created = await Host.SignInAsync(Server, scope: GrantedScope);
+        var api = await Expect.TokenAsync(await Host.RefreshAsync(created.Session, "api"));
+        await Expect.TokenAsync(await Host.RefreshAsync(created.Session, "email"));
+        var table = await Environment.SessionsTableAsync();
+        var rows = await PartitionAsync(created.Session);
+        var apiRow = rows.Single(r => r.GetString(nameof(ScopedTokenEntity.RequestedScope)) == "api");
+        var emailRow = rows.Single(r => r.GetString(nameof(ScopedTokenEntity.RequestedScope)) == "email");
+        emailRow[nameof(ScopedTokenEntity.AccessToken)] = apiRow.GetBinary(nameof(ScopedTokenEntity.AccessToken));
+        emailRow[nameof(ScopedTokenEntity.Generation)] = apiRow.GetInt64(nameof(ScopedTokenEntity.Generation));
+        await table.UpdateEntityAsync(emailRow, emailRow.ETag, TableUpdateMode.Replace);
+
+        // Bound to its token key: it does not decrypt in the other row, which is fetched again from the provider.
+        var email = await Expect.TokenAsync(await Host.RefreshAsync(created.Session, "email"));
+
+        Assert.True(email.Refreshed);
+        Assert.NotEqual(api.AccessToken, email.AccessToken);
+        Assert.Equal(["email"], ScopesOf(email.AccessToken));
+        Assert.Equal(api.AccessToken, (await Expect.TokenAsync(await Host.RefreshAsync(created.Session, "api"))).AccessToken);
+    }
+
+    [Fact]
     public async Task Revoke_SessionWithScopedTokens_DeletesTheWholePartition()
     {
         var created = await Host.SignInAsync(Server, scope: GrantedScope);
