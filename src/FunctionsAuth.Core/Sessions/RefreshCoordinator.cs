@@ -1,10 +1,11 @@
+using Azure;
+using Azure.Data.Tables;
 using FunctionsAuth.Configuration;
 using FunctionsAuth.Diagnostics;
 using FunctionsAuth.Events;
 using FunctionsAuth.OAuth;
 using FunctionsAuth.Protection;
 using FunctionsAuth.Storage;
-using Azure.Data.Tables;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -319,7 +320,7 @@ internal sealed class RefreshCoordinator(
                         {
                             s.ScopedTokens = target.Siblings.Count;
                             s.ScopedDueAt = RefreshSchedule.ScopedDueAt(s, target.Siblings, options.Value);
-                        }, [new TableTransactionAction(TableTransactionActionType.Delete, refused, Azure.ETag.All)])
+                        }, [new TableTransactionAction(TableTransactionActionType.Delete, refused, ETag.All)])
                     : await ReleaseAsync(leased, demand, preindexed, static _ => { });
                 return new RefreshOutcome(RefreshStatus.InvalidScope, unchanged, Error: result.Error);
 
@@ -464,7 +465,7 @@ internal sealed class RefreshCoordinator(
 
         // The session row's ETag (the lease's) guards the whole transaction: nobody else writes these rows meanwhile.
         var evicted = target.Evicted;
-        List<TableTransactionAction> alongside = [new(TableTransactionActionType.UpsertReplace, row), .. evicted.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, r, Azure.ETag.All))];
+        List<TableTransactionAction> alongside = [new(TableTransactionActionType.UpsertReplace, row), .. evicted.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, r, ETag.All))];
         if (target.Existing is null)
         {
             updated.ScopedTokens = target.Siblings.Count - evicted.Count + 1;
