@@ -95,7 +95,9 @@ public sealed class RequestFuzzTests : ScriptedProviderTestBase
                 if (status >= 400)
                 {
                     using var error = JsonDocument.Parse(answer);
-                    Assert.Equal(status == 401 ? "invalid_session" : "invalid_request", error.RootElement.GetProperty("error").GetString());
+                    // A refresh's malformed or unknown scope/resource is invalid_scope (RFC 6749 §5.2); everything else invalid_request.
+                    string[] codes = status == 401 ? ["invalid_session"] : endpoint == "api/auth/refresh" ? ["invalid_request", "invalid_scope"] : ["invalid_request"];
+                    Assert.Contains(error.RootElement.GetProperty("error").GetString(), codes);
                     Assert.False(string.IsNullOrWhiteSpace(error.RootElement.GetProperty("error_description").GetString()));
                     Assert.DoesNotContain(StringsIn(body), text => answer.Contains(text, StringComparison.Ordinal));
                     Assert.Equal(tables, await Environment.DumpTablesAsync());
