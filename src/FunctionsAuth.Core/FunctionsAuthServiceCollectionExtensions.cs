@@ -152,7 +152,7 @@ internal sealed partial class StartupTasks(
         foreach (var (name, provider) in options.Value.Providers)
         {
             if (provider.Kind == ProviderKind.Entra
-                && !(provider.Scopes ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("offline_access", StringComparer.OrdinalIgnoreCase))
+                && !OAuthClient.HasOfflineAccess(provider.Scopes ?? ""))
             {
                 OAuth.Log.EntraWithoutOfflineAccess(logger, name);
             }

@@ -11,6 +11,7 @@ public sealed class DemoOAuthServerStatistics
     private long _successfulRefreshes;
     private long _reusedRefreshTokens;
     private long _revocationRequests;
+    private long _scopedRefreshRequests;
 
     /// <summary>Successful token responses to <c>grant_type=authorization_code</c>.</summary>
     public long AuthorizationCodeRedemptions => Interlocked.Read(ref _authorizationCodeRedemptions);
@@ -21,7 +22,10 @@ public sealed class DemoOAuthServerStatistics
     /// <summary>Refresh requests answered with new tokens.</summary>
     public long SuccessfulRefreshes => Interlocked.Read(ref _successfulRefreshes);
 
-    /// <summary>Refresh requests presenting a refresh token value that an earlier request already presented.</summary>
+    /// <summary>
+    /// Refresh requests presenting a refresh token value that an earlier request already presented, except an earlier one
+    /// refused for its scope or resource (<c>invalid_scope</c>, <c>invalid_target</c>) before the token was looked at.
+    /// </summary>
     public long ReusedRefreshTokens => Interlocked.Read(ref _reusedRefreshTokens);
 
     /// <summary>Requests received by the revocation endpoint.</summary>
@@ -35,6 +39,7 @@ public sealed class DemoOAuthServerStatistics
         Interlocked.Exchange(ref _successfulRefreshes, 0);
         Interlocked.Exchange(ref _reusedRefreshTokens, 0);
         Interlocked.Exchange(ref _revocationRequests, 0);
+        Interlocked.Exchange(ref _scopedRefreshRequests, 0);
     }
 
     internal void RecordRefreshRequest(string? refreshTokenHash)
@@ -44,6 +49,19 @@ public sealed class DemoOAuthServerStatistics
         if (refreshTokenHash is not null && !_presentedRefreshTokenHashes.TryAdd(refreshTokenHash, 0))
         {
             Interlocked.Increment(ref _reusedRefreshTokens);
+        }
+    }
+
+    /// <summary>Refresh requests with a <c>scope</c> or <c>resource</c> parameter, counted when received.</summary>
+    public long ScopedRefreshRequests => Interlocked.Read(ref _scopedRefreshRequests);
+
+    internal void RecordScopedRefreshRequest() => Interlocked.Increment(ref _scopedRefreshRequests);
+
+    internal void ForgetRefreshRequest(string? refreshTokenHash)
+    {
+        if (refreshTokenHash is not null)
+        {
+            _presentedRefreshTokenHashes.TryRemove(refreshTokenHash, out _);
         }
     }
 

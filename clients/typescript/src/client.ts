@@ -49,6 +49,14 @@ export interface RevokeSessionOptions extends CallOptions {
 export interface GetAccessTokenOptions extends CallOptions {
   /** Seconds the token must still be valid for (0–86400); default: FunctionsAuth's configured DefaultMinTtl. */
   minTtl?: number;
+  /**
+   * A narrower scope (space-separated) for a token of its own, from the session's one refresh token: a subset of the
+   * session's granted scope, or of the provider's `AllowedScopes` (Entra ID: `https://graph.microsoft.com/.default`).
+   * Not allowed, or refused by the provider: `InvalidScopeError`, the session unchanged.
+   */
+  scope?: string;
+  /** The resource (RFC 8707, an absolute URI) the token is for: one of the provider's `AllowedResources`. */
+  resource?: string;
 }
 
 /** FunctionsAuth redeems the code itself (the provider's tokens never reach the front end). */
@@ -207,6 +215,8 @@ export function createClient(options: ClientOptions): FunctionsAuthClient {
       const request: Schemas["RefreshRequest"] = {
         session,
         ...(callOptions.minTtl === undefined ? {} : { min_ttl: callOptions.minTtl }),
+        ...(callOptions.scope === undefined ? {} : { scope: callOptions.scope }),
+        ...(callOptions.resource === undefined ? {} : { resource: callOptions.resource }),
       };
       return withRetry(callOptions.signal, async () => {
         const { status, json } = await post("api/auth/refresh", request, callOptions.signal);

@@ -9,6 +9,7 @@ type Schemas = components["schemas"];
 export type ContractErrorCode = NonNullable<
   | Schemas["InvalidRequestError"]["error"]
   | Schemas["CreateSessionBadRequestError"]["error"]
+  | Schemas["RefreshBadRequestError"]["error"]
   | Schemas["FunctionKeyError"]["error"]
   | Schemas["RefreshUnauthorizedError"]["error"]
   | Schemas["RateLimitedError"]["error"]
@@ -44,6 +45,15 @@ export class FunctionsAuthError extends Error {
 /** 400 `invalid_request`: the request was malformed (a bug in the caller). Log it; do not retry. */
 export class InvalidRequestError extends FunctionsAuthError {
   override readonly name = "InvalidRequestError";
+}
+
+/**
+ * 400 `invalid_scope` from getAccessToken with `scope` or `resource`: not allowed for this session (the provider's
+ * `AllowedScopes`/`AllowedResources`, or beyond the session's grant), or refused by the provider. The session is
+ * unchanged: a configuration problem or a bug in the caller. Log it; do not retry.
+ */
+export class InvalidScopeError extends FunctionsAuthError {
+  override readonly name = "InvalidScopeError";
 }
 
 /**
@@ -115,6 +125,7 @@ type RetryableClass = new (status: number, code: string, description: string, re
 const errorClasses: { [C in ContractErrorCode]: { retryable: false; type: ErrorClass } | { retryable: true; type: RetryableClass } } = {
   invalid_request: { retryable: false, type: InvalidRequestError },
   invalid_grant: { retryable: false, type: InvalidGrantError },
+  invalid_scope: { retryable: false, type: InvalidScopeError },
   invalid_client: { retryable: false, type: InvalidClientError },
   invalid_session: { retryable: false, type: InvalidSessionError },
   reauth_required: { retryable: false, type: ReauthRequiredError },

@@ -18,6 +18,7 @@ export {
   InvalidClientError,
   InvalidGrantError,
   InvalidRequestError,
+  InvalidScopeError,
   InvalidSessionError,
   ProviderError,
   ProviderUnavailableError,

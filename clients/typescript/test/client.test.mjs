@@ -7,6 +7,7 @@ import {
   InvalidClientError,
   InvalidGrantError,
   InvalidRequestError,
+  InvalidScopeError,
   InvalidSessionError,
   ProviderError,
   ProviderUnavailableError,
@@ -49,6 +50,7 @@ function clientWith(fetch, options = {}) {
 const errorCases = [
   { status: 400, error: "invalid_request", type: InvalidRequestError },
   { status: 400, error: "invalid_grant", type: InvalidGrantError },
+  { status: 400, error: "invalid_scope", type: InvalidScopeError },
   { status: 401, error: "invalid_client", type: InvalidClientError },
   { status: 401, error: "invalid_session", type: InvalidSessionError },
   { status: 401, error: "reauth_required", type: ReauthRequiredError },
@@ -137,6 +139,17 @@ test("a success maps the wire names; the key goes in x-functions-key only, never
   assert.equal(call.init.headers["x-functions-key"], theKey);
   assert.ok(!call.url.includes(theKey));
   assert.deepEqual(call.body, { session: theHandle, min_ttl: 120 });
+});
+
+test("scope and resource go on the wire when given, and only then", async () => {
+  const fetch = fakeFetch({ status: 200, body: { ...theToken, scope: "https://graph.microsoft.com/.default" } });
+
+  const token = await clientWith(fetch).getAccessToken(theHandle, { scope: "https://graph.microsoft.com/.default", resource: "https://api.example/" });
+  await clientWith(fetch).getAccessToken(theHandle, { minTtl: 30 });
+
+  assert.equal(token.scope, "https://graph.microsoft.com/.default");
+  assert.deepEqual(fetch.calls[0].body, { session: theHandle, scope: "https://graph.microsoft.com/.default", resource: "https://api.example/" });
+  assert.deepEqual(fetch.calls[1].body, { session: theHandle, min_ttl: 30 });
 });
 
 test("a caller key, when given, goes in x-functionsauth-caller-key on every call; none is sent otherwise", async () => {

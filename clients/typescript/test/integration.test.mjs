@@ -6,6 +6,7 @@ import {
   InvalidClientError,
   InvalidGrantError,
   InvalidRequestError,
+  InvalidScopeError,
   InvalidSessionError,
   ReauthRequiredError,
   createClient,
@@ -45,6 +46,24 @@ test("code form: registers, and the token it returns is accepted by the provider
   const token = await client.getAccessToken(created.session, { minTtl: 60 });
   assert.equal(token.refreshed, false);
   assert.equal(token.accessToken, created.accessToken);
+});
+
+test("scope: a token of a narrower scope from the same session, and invalid_scope beyond the grant", async () => {
+  const code = await stack.provider.authorize({ subject: "scoped-user" });
+  const created = await client.registerSession({ provider: "demo", code: code.code, codeVerifier: code.codeVerifier, redirectUri: code.redirectUri });
+
+  const email = await client.getAccessToken(created.session, { scope: "email" });
+  const again = await client.getAccessToken(created.session, { scope: "email" });
+  const refused = await client.getAccessToken(created.session, { scope: "email api" }).catch((e) => e);
+
+  assert.equal(email.refreshed, true);
+  assert.equal(email.scope, "email");
+  assert.notEqual(email.accessToken, created.accessToken);
+  assert.equal(JSON.parse(Buffer.from(email.accessToken.split(".")[1], "base64url")).scope, "email");
+  assert.equal(again.refreshed, false);
+  assert.equal(again.accessToken, email.accessToken);
+  assert.ok(refused instanceof InvalidScopeError, `expected InvalidScopeError, got ${refused?.name}`);
+  assert.equal((await client.getAccessToken(created.session)).accessToken, created.accessToken);
 });
 
 test("hand-over form: registers tokens the front end redeemed itself", async () => {

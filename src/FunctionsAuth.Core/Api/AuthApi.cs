@@ -309,8 +309,14 @@ internal sealed class AuthApi : IAuthApi
             return InvalidRequest("'min_ttl' must be between 0 and 86400 seconds.");
         }
 
+        // RFC 6749 §5.2 answers a malformed scope with invalid_scope too: the caller learns which field to fix either way.
+        if (!TokenScope.TryParse(request.Scope, request.Resource, out var scope, out var scopeError))
+        {
+            return InvalidScope(scopeError!);
+        }
+
         var minTtl = request.MinTtl is { } seconds ? TimeSpan.FromSeconds(seconds) : options.Value.DefaultMinTtl;
-        var outcome = await sessions.GetAccessTokenAsync(key, minTtl, caller, cancellationToken);
+        var outcome = await sessions.GetAccessTokenAsync(key, minTtl, caller, cancellationToken, scope);
         var result = outcome switch
         {
             { Status: RefreshStatus.Current or RefreshStatus.Refreshed, Session: { } session, AccessToken: { } accessToken } =>
@@ -324,13 +330,15 @@ internal sealed class AuthApi : IAuthApi
                         _ => RefreshOutcomes.ServedFromStorage,
                     }),
             { Status: RefreshStatus.ReauthRequired } => ReauthRequired(outcome.Error ?? outcome.Session?.LastError),
+            { Status: RefreshStatus.InvalidScope, Error: null } => InvalidScope("The scope or resource is not one this provider allows for this session: a refresh may narrow the session's granted scope, or ask for what the provider's AllowedScopes/AllowedResources list."),
+            { Status: RefreshStatus.InvalidScope } => InvalidScope($"The provider refused the scope or resource ({outcome.Error}); the session is unchanged."),
             { Status: RefreshStatus.ProviderError } => ProviderError(outcome.Error),
             { Status: RefreshStatus.Unavailable or RefreshStatus.Busy } => ProviderUnavailable(outcome.RetryAfter),
             { Status: RefreshStatus.RateLimited } => RateLimited(outcome.RetryAfter),
             { Status: RefreshStatus.TemporarilyUnavailable } => TemporarilyUnavailable(outcome.RetryAfter),
             _ => InvalidSession(),
         };
-        FunctionsAuthTracing.RefreshOutcome(key, result.Outcome ?? result.ErrorCode ?? "unknown");
+        FunctionsAuthTracing.RefreshOutcome(key, result.Outcome ?? result.ErrorCode ?? "unknown", scoped: scope is not null);
         return result;
     }
 
@@ -454,6 +462,9 @@ internal sealed class AuthApi : IAuthApi
 
     private static ApiResult InvalidRequest(string description) =>
         ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_request", description);
+
+    private static ApiResult InvalidScope(string description) =>
+        ApiResult.Error(StatusCodes.Status400BadRequest, "invalid_scope", description);
 
     private static ApiResult InvalidSession() =>
         ApiResult.Error(StatusCodes.Status401Unauthorized, "invalid_session", "Unknown, revoked or expired session.");

@@ -39,6 +39,14 @@ internal sealed class RefreshRequest
 
     [JsonPropertyName("min_ttl")]
     public long? MinTtl { get; set; }
+
+    /// <summary>Optional: a narrower scope (space-separated) for a token of its own; see <see cref="Sessions.TokenScope"/>.</summary>
+    [JsonPropertyName("scope")]
+    public string? Scope { get; set; }
+
+    /// <summary>Optional: the resource (RFC 8707) the token is for.</summary>
+    [JsonPropertyName("resource")]
+    public string? Resource { get; set; }
 }
 
 internal sealed class RevokeRequest

@@ -322,6 +322,20 @@ public sealed class ProviderOptions
     public ClientAuthenticationMethod ClientAuthentication { get; set; } = ClientAuthenticationMethod.Auto;
 
     /// <summary>
+    /// Space-separated scopes a front end may ask a token for (<c>scope</c> on <c>POST /api/auth/refresh</c>), each
+    /// request a subset. Unset: a subset of the scope the session was granted (RFC 6749 §6: a refresh narrows, never
+    /// widens). Entra ID needs it: one refresh token mints tokens for several resources
+    /// (<c>https://graph.microsoft.com/.default api://&lt;app-id&gt;/.default</c>), none of which is in the granted scope.
+    /// </summary>
+    public string? AllowedScopes { get; set; }
+
+    /// <summary>
+    /// Space-separated absolute URIs a front end may ask a token for (<c>resource</c>, RFC 8707), matched exactly.
+    /// Unset: no resource may be asked for.
+    /// </summary>
+    public string? AllowedResources { get; set; }
+
+    /// <summary>
     /// <see cref="ClientAuthenticationMethod.PrivateKeyJwt"/> only: the Key Vault certificate that signs client assertions
     /// (its private key is read as the secret of the same name); without Key Vault, <c>FunctionsAuth:Secrets:&lt;name&gt;</c>
     /// holding a PEM (certificate and private key, or the private key alone).

@@ -320,6 +320,16 @@ internal sealed partial class FunctionsAuthOptionsValidator : IValidateOptions<F
 
         ValidateClientAuthentication(prefix, provider, options, failures);
 
+        if (provider.AllowedScopes is { } allowedScopes && Sessions.TokenScope.Tokens(allowedScopes).Where(t => !Sessions.TokenScope.IsScopeToken(t)).ToList() is { Count: > 0 } badScopes)
+        {
+            failures.Add($"{prefix}:AllowedScopes has {badScopes.Count} entries that are not scope tokens (RFC 6749 §3.3: printable ASCII other than '\"' and '\\', separated by spaces).");
+        }
+
+        if (provider.AllowedResources is { } allowedResources && Sessions.TokenScope.Tokens(allowedResources).FirstOrDefault(r => !Sessions.TokenScope.IsResource(r)) is { } badResource)
+        {
+            failures.Add($"{prefix}:AllowedResources entry '{badResource}' is not an absolute URI without a fragment (RFC 8707).");
+        }
+
         if (provider.ActivityWindow is { } window && window <= TimeSpan.Zero)
         {
             failures.Add($"{prefix}:ActivityWindow ({window}) must be positive (leave it unset for the sweeper's).");

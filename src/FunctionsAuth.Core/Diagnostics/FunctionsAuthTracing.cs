@@ -16,6 +16,9 @@ public static class FunctionsAuthTracing
 
     public const string RefreshOutcomeTag = "functionsauth.refresh.outcome";
 
+    /// <summary>Whether the request named a <c>scope</c> or <c>resource</c>: a boolean (bounded cardinality), never the value.</summary>
+    public const string RefreshScopedTag = "functionsauth.refresh.scoped";
+
     internal static readonly ActivitySource Source = new(SourceName);
 
     /// <summary>The span of one call of the HTTP contract (<c>sessions</c>, <c>refresh</c>, <c>revoke</c>); null when nobody listens.</summary>
@@ -42,12 +45,13 @@ public static class FunctionsAuthTracing
     }
 
     /// <summary>Tags the current API span with the refresh's outcome and the session it was for.</summary>
-    internal static void RefreshOutcome(SessionKey key, string outcome)
+    internal static void RefreshOutcome(SessionKey key, string outcome, bool scoped = false)
     {
         if (Activity.Current is { Source.Name: SourceName } activity)
         {
             activity.SetTag(SessionTag, key.LogId);
             activity.SetTag(RefreshOutcomeTag, outcome);
+            activity.SetTag(RefreshScopedTag, scoped);
         }
     }
 }

@@ -32,14 +32,39 @@ internal sealed class OAuthClient(
     /// <summary>Per provider: whether its last successful refresh carried a new refresh token. Unknown counts as rotating.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> rotatingProviders = new(StringComparer.OrdinalIgnoreCase);
 
-    public Task<TokenResult> RefreshAsync(string provider, string refreshToken, CancellationToken cancellationToken) =>
+    /// <param name="scope">A narrower scope than the grant's (RFC 6749 §6); null: the provider's configured <c>Scopes</c>, if any.</param>
+    /// <param name="resource">The resource the access token is for (RFC 8707 §2.2), or null.</param>
+    public Task<TokenResult> RefreshAsync(string provider, string refreshToken, CancellationToken cancellationToken, string? scope = null, string? resource = null) =>
         SendTokenRequestAsync(
             provider,
             "refresh_token",
-            descriptor => descriptor.Scopes is { Length: > 0 } scopes
-                ? [new("grant_type", "refresh_token"), new("refresh_token", refreshToken), new("scope", scopes)]
-                : [new("grant_type", "refresh_token"), new("refresh_token", refreshToken)],
+            descriptor =>
+            {
+                KeyValuePair<string, string>[] grant = [new("grant_type", "refresh_token"), new("refresh_token", refreshToken)];
+                return (scope is null ? descriptor.Scopes : WithOfflineAccess(descriptor, scope), resource) switch
+                {
+                    ({ Length: > 0 } scopes, { } target) => [.. grant, new("scope", scopes), new("resource", target)],
+                    ({ Length: > 0 } scopes, null) => [.. grant, new("scope", scopes)],
+                    (_, { } target) => [.. grant, new("resource", target)],
+                    _ => grant,
+                };
+            },
             cancellationToken);
+
+    /// <summary>
+    /// Entra ID issues a new refresh token only to a request that asks for <c>offline_access</c>: a scoped refresh asks
+    /// for it as the session's own does, where the configured <c>Scopes</c> ask for it, so every refresh renews the one
+    /// refresh token whatever token it was for.
+    /// </summary>
+    private static string WithOfflineAccess(ProviderDescriptor descriptor, string scope) =>
+        descriptor.Kind == ProviderKind.Entra
+        && HasOfflineAccess(descriptor.Scopes ?? "")
+        && !HasOfflineAccess(scope)
+            ? scope + " offline_access"
+            : scope;
+
+    internal static bool HasOfflineAccess(string scopes) =>
+        scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("offline_access", StringComparer.OrdinalIgnoreCase);
 
     /// <param name="redirectUri">Sent exactly as received: RFC 6749 §4.1.3 (and Entra ID) compare it as a string.</param>
     public Task<TokenResult> RedeemCodeAsync(string provider, string code, string codeVerifier, string redirectUri, CancellationToken cancellationToken) =>
@@ -319,6 +344,8 @@ internal sealed class OAuthClient(
         "interaction_required" or "consent_required" or "login_required" => TokenResult.Failed(TokenFailureKind.InvalidGrant, error),
         "invalid_client" => TokenResult.Failed(TokenFailureKind.InvalidClient, error),
         "unauthorized_client" when response.StatusCode == HttpStatusCode.Unauthorized => TokenResult.Failed(TokenFailureKind.InvalidClient, error),
+        // RFC 6749 §5.2 and RFC 8707 §2: the scope or resource asked for is not granted; the refresh token is untouched.
+        "invalid_scope" or "invalid_target" => TokenResult.Failed(TokenFailureKind.InvalidScope, error),
         "temporarily_unavailable" => TokenResult.Failed(TokenFailureKind.Unavailable, "temporarily_unavailable", RetryAfter(response)),
         _ => TokenResult.Failed(TokenFailureKind.Rejected, error),
     };

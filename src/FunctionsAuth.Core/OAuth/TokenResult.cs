@@ -18,6 +18,12 @@ internal enum TokenFailureKind
     /// <summary>Client authentication failed even after reloading the client secret.</summary>
     InvalidClient,
 
+    /// <summary>
+    /// The provider will not grant the scope or resource asked for (<c>invalid_scope</c>, RFC 8707's <c>invalid_target</c>).
+    /// An error answer spends and rotates nothing: the refresh token is as good as before.
+    /// </summary>
+    InvalidScope,
+
     /// <summary>The provider refused the request for another reason (invalid_scope, unauthorized_client...). A configuration problem.</summary>
     Rejected,
 

@@ -7,7 +7,7 @@ namespace FunctionsAuth.Protection;
 /// </summary>
 /// <param name="Table">The sessions table's name.</param>
 /// <param name="SessionKey">The row's session key (a hash of the handle, not the handle).</param>
-/// <param name="Field"><c>refresh_token</c> or <c>access_token</c>.</param>
+/// <param name="Field"><c>refresh_token</c>, <c>access_token</c>, or <c>access_token/</c> and a scoped token's token key (its own row).</param>
 /// <param name="Provider">The provider the row names.</param>
 /// <param name="Generation">The row's generation (incremented by every refresh that stored new tokens).</param>
 public readonly record struct TokenContext(string Table, string SessionKey, string Field, string Provider, long Generation)

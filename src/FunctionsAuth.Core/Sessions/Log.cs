@@ -51,4 +51,13 @@ internal static partial class Log
 
     [LoggerMessage(3013, LogLevel.Warning, "Session {Session}: the outcome of the refresh at provider {Provider} is unknown ({Error}); if the provider rotated the refresh token, the next attempt will be refused as reuse (reauth_required).")]
     public static partial void RefreshOutcomeUnknown(ILogger logger, SessionKey session, string provider, string error);
+
+    [LoggerMessage(3040, LogLevel.Warning, "Session {Session}: provider {Provider} refused the scope or resource asked for ({Error}); the session and its refresh token are unchanged.")]
+    public static partial void ScopeRefused(ILogger logger, SessionKey session, string provider, string error);
+
+    [LoggerMessage(3041, LogLevel.Information, "Session {Session}: a scoped access token could not be decrypted (under a retired key?); fetching it again.")]
+    public static partial void UndecryptableScopedToken(ILogger logger, SessionKey session);
+
+    [LoggerMessage(3042, LogLevel.Information, "Session {Session}: a scope or resource outside what provider {Provider} allows was asked for; nothing sent.")]
+    public static partial void ScopeNotAllowed(ILogger logger, SessionKey session, string provider);
 }

@@ -29,6 +29,12 @@ internal enum RefreshStatus
     /// <summary>The provider refused the request for a configuration reason (invalid_client, invalid_scope...).</summary>
     ProviderError,
 
+    /// <summary>
+    /// The scope or resource asked for is not allowed (the provider's <c>AllowedScopes</c>/<c>AllowedResources</c>, or the
+    /// session's grant), or the provider refused it: the session and its refresh token are unchanged.
+    /// </summary>
+    InvalidScope,
+
     /// <summary>FunctionsAuth's own storage did not answer; nothing was lost (a rotated token is still being written under the lease).</summary>
     TemporarilyUnavailable,
 }
@@ -37,6 +43,10 @@ internal enum RefreshStatus
 /// The result of making a session's access token current. Carries the row as it now is and, where one was read
 /// or issued, the access token in clear (never logged).
 /// </summary>
+/// <param name="Scoped">
+/// For a scoped token: its row as read or written (<see cref="Session"/> is then the session as seen for that token,
+/// <see cref="ScopedTokenEntity.ViewOf"/>).
+/// </param>
 /// <param name="ServedStale">
 /// A <see cref="RefreshStatus.Current"/> token that does not meet the demand, served because the provider is failing
 /// (the session is in back-off, or the refresh just failed) while the token is still valid.
@@ -48,7 +58,8 @@ internal sealed record RefreshOutcome(
     TimeSpan? RetryAfter = null,
     string? Error = null,
     string? IdToken = null,
-    bool ServedStale = false)
+    bool ServedStale = false,
+    ScopedTokenEntity? Scoped = null)
 {
     /// <summary>
     /// The outcome for a row <see cref="RefreshRules.Decide"/> answers <see cref="RowAction.ReauthRequired"/> for: the
@@ -86,6 +97,9 @@ internal abstract record RefreshDemand(bool RecordActivity, bool LeavesPreviousI
 
     /// <summary>A front end's need: an access token still valid for <paramref name="minTtl"/>.</summary>
     public static RefreshDemand ValidFor(TimeSpan minTtl, bool recordActivity = true, bool announces = true) => new AccessTokenDemand(minTtl, recordActivity) { Announces = announces };
+
+    /// <summary>The sweeper's need for a scoped token: it is no longer due (<see cref="RefreshSchedule.ScopedTokenDueAt"/>).</summary>
+    public static RefreshDemand ScopedNoLongerDue(FunctionsAuthOptions options) => new ScheduleDemand(options) { ForScopedToken = true };
 
     /// <summary>The sweeper's need: the session is no longer due for a refresh (<see cref="RefreshSchedule.RefreshDueAt"/> is in the future).</summary>
     public static RefreshDemand NoLongerDue(FunctionsAuthOptions options) => new ScheduleDemand(options);
@@ -137,6 +151,9 @@ internal sealed record AccessTokenDemand(TimeSpan MinTtl, bool RecordActivity) :
 /// </summary>
 internal sealed record ScheduleDemand(FunctionsAuthOptions Options) : RefreshDemand(RecordActivity: false, LeavesPreviousIndexRow: true)
 {
+    /// <summary>For a scoped token's view (<see cref="ScopedTokenEntity.ViewOf"/>): its due time knows no keep-alive.</summary>
+    public bool ForScopedToken { get; init; }
+
     public override bool IsSatisfiedBy(SessionEntity session, DateTimeOffset now) =>
-        RefreshSchedule.RefreshDueAt(session, Options) is not { } due || due > now;
+        RefreshSchedule.RefreshDueAt(session, Options, keepAlive: !ForScopedToken) is not { } due || due > now;
 }

@@ -13,9 +13,31 @@ internal static class RefreshSchedule
     public static DateTimeOffset DueAt(SessionEntity session, FunctionsAuthOptions options)
     {
         var purge = PurgeAt(session, options.Sweeper);
-        var next = RefreshDueAt(session, options) ?? DiesAt(session);
-        return next is { } refreshOrDeath && refreshOrDeath < purge ? refreshOrDeath : purge;
+        var refresh = Earliest(RefreshDueAt(session, options), ScopedRefreshDueAt(session)) ?? DiesAt(session);
+        return refresh is { } due && due < purge ? due : purge;
     }
+
+    /// <summary>
+    /// When the sweeper next refreshes one of the session's scoped tokens (its stored <see cref="SessionEntity.ScopedDueAt"/>,
+    /// pushed out by a back-off); null when none is in use or the session is not active.
+    /// </summary>
+    public static DateTimeOffset? ScopedRefreshDueAt(SessionEntity session) =>
+        session.Status != SessionStatus.Active || session.RefreshToken is null || session.ScopedDueAt is not { } due ? null
+            : session.NextAttemptAt is { } next && next > due ? next : due;
+
+    /// <summary>
+    /// When the sweeper should refresh <paramref name="scoped"/> ahead of expiry: the session's own rules on the token's
+    /// fields (<see cref="ScopedTokenEntity.ViewOf"/>), counting the token's own last use, and without the idle keep-alive,
+    /// which the session's own token already gives the one refresh token. Null: not planned (not in use).
+    /// </summary>
+    public static DateTimeOffset? ScopedTokenDueAt(SessionEntity session, ScopedTokenEntity scoped, FunctionsAuthOptions options) =>
+        scoped.AccessTokenExpiresAt is null ? null : RefreshDueAt(ScopedTokenEntity.ViewOf(session, scoped), options, keepAlive: false);
+
+    /// <summary>The earliest <see cref="ScopedTokenDueAt"/> over <paramref name="rows"/>: the session's <see cref="SessionEntity.ScopedDueAt"/>.</summary>
+    public static DateTimeOffset? ScopedDueAt(SessionEntity session, IEnumerable<ScopedTokenEntity> rows, FunctionsAuthOptions options) =>
+        rows.Select(row => ScopedTokenDueAt(session, row, options)).Aggregate((DateTimeOffset?)null, Earliest);
+
+    private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a < b ? a : b;
 
     /// <summary>
     /// When a live session's refresh token dies by its announced lifetime, so the sweeper looks at it then and records
@@ -32,7 +54,8 @@ internal static class RefreshSchedule
     /// and where it says, only use within the refresh token's own lifetime counts as active. A back-off after failures
     /// pushes the time out. Null: no refresh planned.
     /// </summary>
-    public static DateTimeOffset? RefreshDueAt(SessionEntity session, FunctionsAuthOptions options)
+    /// <param name="keepAlive">Whether the idle keep-alive counts (the session's own token; not a scoped token's).</param>
+    public static DateTimeOffset? RefreshDueAt(SessionEntity session, FunctionsAuthOptions options, bool keepAlive = true)
     {
         if (session.Status != SessionStatus.Active || session.RefreshToken is null)
         {
@@ -48,8 +71,7 @@ internal static class RefreshSchedule
             activityWindow = refreshLifetime;
         }
 
-        var keepAlive = provider?.KeepAlive ?? (dies is null);
-        DateTimeOffset? due = keepAlive ? lastRefreshed + options.Sweeper.IdleRefreshInterval : null;
+        DateTimeOffset? due = keepAlive && (provider?.KeepAlive ?? (dies is null)) ? lastRefreshed + options.Sweeper.IdleRefreshInterval : null;
         var proactive = RefreshRules.ProactiveRefreshAt(session.AccessTokenIssuedAt, session.AccessTokenExpiresAt ?? session.CreatedAt, options.RefreshWindow);
         if (proactive <= session.LastUsedAt + activityWindow && (due is null || proactive < due))
         {

@@ -35,10 +35,28 @@ internal sealed class SessionCrypto(TokenProtector protector, SessionStore store
         session.TokenFormat = TokenProtector.ReadFormat(session.RefreshToken);
     }
 
+    /// <summary>A scoped token row's access token; null when it has none.</summary>
+    public async ValueTask<string?> ReadAccessTokenAsync(ScopedTokenEntity scoped, string provider, CancellationToken cancellationToken) =>
+        scoped.AccessToken is { } ciphertext
+            ? await protector.UnprotectAsync(ciphertext, Context(scoped, provider), cancellationToken)
+            : null;
+
+    /// <summary>Encrypts a scoped token under the newest key, bound to its row, token key, provider and <see cref="ScopedTokenEntity.Generation"/>: set that first.</summary>
+    public async ValueTask WriteAccessTokenAsync(ScopedTokenEntity scoped, string provider, string accessToken, CancellationToken cancellationToken)
+    {
+        scoped.AccessToken = await protector.ProtectAsync(accessToken, Context(scoped, provider), cancellationToken);
+        scoped.KeyId = TokenProtector.ReadKeyId(scoped.AccessToken);
+    }
+
     /// <summary>Whether the row's tokens are under <paramref name="currentKeyId"/> in the current format (otherwise the sweeper rewrites them).</summary>
     public static bool IsCurrent(SessionEntity session, string currentKeyId) =>
         session.KeyId == currentKeyId && session.TokenFormat == TokenProtector.CurrentFormat;
 
     private TokenContext Context(SessionEntity session, string field) =>
         new(store.SessionsTableName, session.PartitionKey, field, session.Provider, session.Generation);
+
+    // The field names the token key: a scoped token's ciphertext copied to another scope's row (or to the session's own
+    // access token field) fails closed.
+    private TokenContext Context(ScopedTokenEntity scoped, string provider) =>
+        new(store.SessionsTableName, scoped.PartitionKey, AccessTokenField + "/" + ScopedTokenEntity.TokenKeyOf(scoped.RowKey), provider, scoped.Generation);
 }

@@ -87,19 +87,49 @@ internal sealed class SessionService(
     /// A current access token for <paramref name="key"/>, refreshing (single-flight) only when needed. A session of
     /// another caller is answered like an unknown one, after the same single read.
     /// </summary>
-    public async Task<RefreshOutcome> GetAccessTokenAsync(SessionKey key, TimeSpan minTtl, CallerId caller, CancellationToken cancellationToken)
+    /// <param name="scope">
+    /// A narrower scope or a resource (<see cref="TokenScope"/>): a token of its own, cached beside the session's. Null, or
+    /// the session's whole granted scope without a resource: the session's own token, on exactly today's path.
+    /// </param>
+    public async Task<RefreshOutcome> GetAccessTokenAsync(SessionKey key, TimeSpan minTtl, CallerId caller, CancellationToken cancellationToken, TokenScope? scope = null)
     {
-        var session = await OwnedByAsync(key, await store.GetAsync(key, cancellationToken), caller);
+        SessionEntity? session;
+        ScopedTokenEntity? scoped = null;
+        if (scope is null)
+        {
+            session = await store.GetAsync(key, cancellationToken);
+        }
+        else
+        {
+            (session, scoped) = await store.GetWithScopedAsync(key, scope.RowKey(key), cancellationToken);
+        }
+
+        session = await OwnedByAsync(key, session, caller);
+        if (scope is not null && session is not null)
+        {
+            options.Value.Providers.TryGetValue(session.Provider, out var provider);
+            if (scope.IsSessionsOwn(session.Scope))
+            {
+                scope = null;
+            }
+            else if (!scope.IsAllowed(session.Scope, provider))
+            {
+                Log.ScopeNotAllowed(logger, key, session.Provider);
+                return new RefreshOutcome(RefreshStatus.InvalidScope);
+            }
+        }
+
         var now = time.GetUtcNow();
         var demand = RefreshDemand.ValidFor(minTtl);
-        var action = RefreshRules.Decide(session, demand, now);
+        var view = scope is not null && session is not null ? ScopedTokenEntity.ViewOf(session, scoped) : session;
+        var action = RefreshRules.Decide(view, demand, now);
         switch (action)
         {
             case RowAction.Invalid:
                 return new RefreshOutcome(RefreshStatus.InvalidSession);
             case RowAction.ReauthRequired:
                 return RefreshOutcome.ReauthRequired(session!);
-            case RowAction.Serve or RowAction.ServeInBackoff:
+            case RowAction.Serve or RowAction.ServeInBackoff when scope is null:
                 // The fast path: one point read, no provider call.
                 var current = await coordinator.CurrentAsync(session!, servedStale: action == RowAction.ServeInBackoff);
                 if (current.Status == RefreshStatus.Current)
@@ -108,17 +138,29 @@ internal sealed class SessionService(
                 }
 
                 return current;
+            case RowAction.Serve or RowAction.ServeInBackoff:
+                // A scoped token's fast path: the two rows read side by side, no provider call.
+                if (await coordinator.CurrentScopedAsync(view!, scoped!, servedStale: action == RowAction.ServeInBackoff) is { } currentScoped)
+                {
+                    await RecordScopedUseAsync(session!, scoped!, now);
+                    return currentScoped;
+                }
+
+                // Unreadable (a retired key): the flight sees so too, and fetches it again as if never cached.
+                break;
         }
 
         // The row just read starts the flight (its ETag guards the lease claim): no second read.
-        var outcome = await coordinator.EnsureCurrentAsync(key, demand, cancellationToken, lastRead: session);
+        var outcome = await coordinator.EnsureCurrentAsync(key, demand, cancellationToken, lastRead: session, scope, scoped);
         if (outcome is { Status: RefreshStatus.Unavailable or RefreshStatus.RateLimited or RefreshStatus.Busy or RefreshStatus.ProviderError or RefreshStatus.TemporarilyUnavailable, Session: { AccessToken: not null } stale }
             && stale.AccessTokenExpiresAt > time.GetUtcNow())
         {
             // The provider (or our storage, while a rotated token's write is retried) is down but the stored token
             // still works: serve it (refreshed: false) rather than fail.
             Log.ServingStoredToken(logger, key, outcome.Error ?? "");
-            return await coordinator.CurrentAsync(stale, servedStale: true);
+            return outcome.Scoped is { } staleScoped
+                ? await coordinator.CurrentScopedAsync(stale, staleScoped, servedStale: true) ?? outcome
+                : await coordinator.CurrentAsync(stale, servedStale: true);
         }
 
         return outcome;
@@ -237,6 +279,30 @@ internal sealed class SessionService(
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// A scoped token's use, at most once per <c>ActivityResolution</c> (the least recently used is evicted at the cap).
+    /// A token coming back from idle is due for a refresh ahead again: the session's due time is moved up for it.
+    /// </summary>
+    private async Task RecordScopedUseAsync(SessionEntity session, ScopedTokenEntity scoped, DateTimeOffset now)
+    {
+        if (now - scoped.LastUsedAt < options.Value.ActivityResolution)
+        {
+            return;
+        }
+
+        await store.TryRecordScopedUseAsync(scoped, now, CancellationToken.None);
+        var used = scoped.Clone();
+        used.LastUsedAt = now;
+        if (RefreshSchedule.ScopedTokenDueAt(session, used, options.Value) is { } due && !(session.ScopedDueAt <= due) && !session.IsLeased(now))
+        {
+            var updated = session.Clone();
+            updated.ScopedDueAt = due;
+
+            // Losing this race is harmless: whoever won wrote a newer row (a scoped refresh recomputes it from every row).
+            await coordinator.SaveAsync(session, updated);
+        }
     }
 
     /// <summary>

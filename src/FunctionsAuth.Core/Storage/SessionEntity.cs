@@ -65,6 +65,18 @@ internal sealed class SessionEntity : ITableEntity
     /// <summary>Where the session sits in the due index (null: not indexed).</summary>
     public DateTimeOffset? DueAt { get; set; }
 
+    /// <summary>
+    /// How many scoped token rows (<see cref="ScopedTokenEntity"/>) the partition holds: kept in step by the transactions that
+    /// add and evict them, so deleting a session without any costs no partition query.
+    /// </summary>
+    public int ScopedTokens { get; set; }
+
+    /// <summary>
+    /// The earliest time one of its scoped tokens in use is due for a refresh ahead of expiry (<see cref="Sessions.RefreshSchedule.ScopedDueAt"/>),
+    /// kept by the writes that change them: with the session's own due time, it places the row in the due index.
+    /// </summary>
+    public DateTimeOffset? ScopedDueAt { get; set; }
+
     public int FailureCount { get; set; }
     public DateTimeOffset? FirstFailureAt { get; set; }
     public DateTimeOffset? NextAttemptAt { get; set; }

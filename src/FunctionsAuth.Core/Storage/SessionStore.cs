@@ -66,6 +66,67 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         }
     }
 
+    /// <summary>
+    /// The session row and one of its scoped token rows, read side by side (one round trip's wait): the SDK reads a query's
+    /// rows as one entity type, and these are two.
+    /// </summary>
+    public async Task<(SessionEntity? Session, ScopedTokenEntity? Scoped)> GetWithScopedAsync(SessionKey key, string scopedRowKey, CancellationToken cancellationToken)
+    {
+        var session = GetAsync(key, cancellationToken);
+        var scoped = GetScopedAsync(key, scopedRowKey, cancellationToken);
+
+        // Both are awaited (and observed) whichever fails.
+        await Task.WhenAll(session, scoped);
+        return (session.Result, scoped.Result);
+    }
+
+    public async Task<ScopedTokenEntity?> GetScopedAsync(SessionKey key, string scopedRowKey, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await sessions.GetEntityIfExistsAsync<ScopedTokenEntity>(key.Value, scopedRowKey, cancellationToken: cancellationToken);
+            return response.HasValue ? response.Value : null;
+        }
+        catch (Exception ex) when (IsOutage(ex, cancellationToken))
+        {
+            throw Outage(ex);
+        }
+    }
+
+    /// <summary>The session's scoped token rows: what they are for, when they expire and were used; no ciphertext.</summary>
+    public async Task<IReadOnlyList<ScopedTokenEntity>> QueryScopedAsync(SessionKey key, CancellationToken cancellationToken)
+    {
+        // Row keys of the partition's scoped rows all start with the session key and the separator: one range.
+        var from = key.Value + ScopedTokenEntity.Separator;
+        var to = key.Value + (char)(ScopedTokenEntity.Separator + 1);
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {key.Value} and RowKey gt {from} and RowKey lt {to}");
+        var rows = sessions.QueryAsync<ScopedTokenEntity>(filter, maxPerPage: MaxBatchSize, select: ["PartitionKey", "RowKey", nameof(ScopedTokenEntity.RequestedScope), nameof(ScopedTokenEntity.Resource), nameof(ScopedTokenEntity.AccessTokenIssuedAt), nameof(ScopedTokenEntity.AccessTokenExpiresAt), nameof(ScopedTokenEntity.Generation), nameof(ScopedTokenEntity.LastUsedAt)], cancellationToken: cancellationToken);
+        var found = new List<ScopedTokenEntity>();
+        await foreach (var row in RowsAsync(rows, cancellationToken))
+        {
+            found.Add(row);
+        }
+
+        return found;
+    }
+
+    /// <summary>Records a scoped token's use if the row still has the ETag it was read with; losing the race is harmless.</summary>
+    public async Task TryRecordScopedUseAsync(ScopedTokenEntity scoped, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var use = new TableEntity(scoped.PartitionKey, scoped.RowKey) { [nameof(ScopedTokenEntity.LastUsedAt)] = now };
+        try
+        {
+            await sessions.UpdateEntityAsync(use, scoped.ETag, TableUpdateMode.Merge, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (IsLostRace(ex))
+        {
+        }
+        catch (Exception ex) when (IsOutage(ex, cancellationToken))
+        {
+            throw Outage(ex);
+        }
+    }
+
     /// <summary>Adds a new session; false when the key exists already (409).</summary>
     public async Task<bool> TryAddAsync(SessionEntity entity, CancellationToken cancellationToken)
     {
@@ -91,17 +152,35 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     }
 
     /// <summary>Replaces the row if it still has <paramref name="entity"/>'s ETag; on success the entity carries the new one.</summary>
-    public async Task<UpdateResult> TryUpdateAsync(SessionEntity entity, CancellationToken cancellationToken)
+    /// <param name="alongside">
+    /// Writes to the session's scoped token rows that must land with this one or not at all: then the whole goes as one
+    /// entity group transaction (same partition), the session row first, so its ETag guards them all.
+    /// </param>
+    public async Task<UpdateResult> TryUpdateAsync(SessionEntity entity, CancellationToken cancellationToken, IReadOnlyList<TableTransactionAction>? alongside = null)
     {
         if (entity.ETag == default || entity.ETag == ETag.All)
         {
             throw new InvalidOperationException("Session rows are only updated with the ETag they were read with.");
         }
 
+        if (alongside is { Count: > MaxBatchSize - 1 } || alongside?.Any(a => a.Entity.PartitionKey != entity.PartitionKey || !ScopedTokenEntity.IsScopedRow(a.Entity.RowKey)) == true)
+        {
+            throw new ArgumentException($"At most {MaxBatchSize - 1} writes to the session's own scoped token rows.", nameof(alongside));
+        }
+
         try
         {
-            var response = await sessions.UpdateEntityAsync(entity, entity.ETag, TableUpdateMode.Replace, cancellationToken);
-            entity.ETag = response.Headers.ETag ?? default;
+            if (alongside is { Count: > 0 })
+            {
+                var response = await sessions.SubmitTransactionAsync([new(TableTransactionActionType.UpdateReplace, entity, entity.ETag), .. alongside], cancellationToken);
+                entity.ETag = response.Value[0].Headers.ETag ?? default;
+            }
+            else
+            {
+                var response = await sessions.UpdateEntityAsync(entity, entity.ETag, TableUpdateMode.Replace, cancellationToken);
+                entity.ETag = response.Headers.ETag ?? default;
+            }
+
             return UpdateResult.Updated;
         }
         catch (RequestFailedException ex) when (IsLostRace(ex))
@@ -156,7 +235,8 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
     /// An index row the caller wrote ahead (see <see cref="TryPreindexAsync"/>): it stands for the new one when its bucket
     /// is right, and is removed (conditionally on its ETag) when it is not.
     /// </param>
-    public async Task<UpdateResult> TryUpdateAndReindexAsync(DateTimeOffset? previousDueAt, SessionEntity updated, CancellationToken cancellationToken, bool removePreviousIndexRow = true, DueIndexEntry? preindexed = null)
+    /// <param name="alongside">Scoped token rows written in the same transaction (see <see cref="TryUpdateAsync"/>).</param>
+    public async Task<UpdateResult> TryUpdateAndReindexAsync(DateTimeOffset? previousDueAt, SessionEntity updated, CancellationToken cancellationToken, bool removePreviousIndexRow = true, DueIndexEntry? preindexed = null, IReadOnlyList<TableTransactionAction>? alongside = null)
     {
         var key = new SessionKey(updated.PartitionKey);
         var bucket = BucketOrNull(updated.DueAt);
@@ -166,7 +246,7 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
             await AddToIndexAsync(key, due, cancellationToken);
         }
 
-        var result = await TryUpdateAsync(updated, cancellationToken);
+        var result = await TryUpdateAsync(updated, cancellationToken, alongside);
         if (result == UpdateResult.Updated && moved && removePreviousIndexRow && previousDueAt is { } old)
         {
             await RemoveFromIndexAsync(key, old, cancellationToken);
@@ -208,10 +288,26 @@ internal sealed class SessionStore(TableServiceClient service, IOptions<Function
         }
     }
 
+    /// <summary>
+    /// Deletes the session row if it still has the ETag it was read with, and its scoped token rows with it in the same
+    /// transaction: none outlives its session, and none can be added meanwhile (that would change the session's ETag).
+    /// </summary>
     public async Task<UpdateResult> TryDeleteAsync(SessionEntity entity, CancellationToken cancellationToken)
     {
         try
         {
+            if (entity.ScopedTokens > 0)
+            {
+                var scoped = await QueryScopedAsync(new SessionKey(entity.PartitionKey), cancellationToken);
+                await sessions.SubmitTransactionAsync(
+                    [
+                        new(TableTransactionActionType.Delete, entity, entity.ETag),
+                        .. scoped.Take(MaxBatchSize - 1).Select(row => new TableTransactionAction(TableTransactionActionType.Delete, row, ETag.All)),
+                    ],
+                    cancellationToken);
+                return UpdateResult.Updated;
+            }
+
             await sessions.DeleteEntityAsync(entity.PartitionKey, entity.RowKey, entity.ETag, cancellationToken);
             return UpdateResult.Updated;
         }

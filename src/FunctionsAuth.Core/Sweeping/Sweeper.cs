@@ -388,7 +388,10 @@ internal sealed class Sweeper : ISweeper, ISweepWorker
             return;
         }
 
-        if (action != RowAction.Refresh || dueAt > now)
+        // Its own token, or one of its scoped tokens in use (RefreshSchedule.ScopedRefreshDueAt), or both.
+        var ownDue = action == RowAction.Refresh;
+        var scopedDue = action != RowAction.ReauthRequired && RefreshSchedule.ScopedRefreshDueAt(session) <= now;
+        if (!(ownDue || scopedDue) || dueAt > now)
         {
             // Not due (or due later within this minute's bucket: never refreshed early), left for the next run.
             run.Skipped();
@@ -402,7 +405,7 @@ internal sealed class Sweeper : ISweeper, ISweepWorker
             return;
         }
 
-        await dueSessions.WriteAsync(new DueSession(entry, session), stop);
+        await dueSessions.WriteAsync(new DueSession(entry, session, ownDue), stop);
     }
 
     private async Task RefreshOneAsync(SweepRun run, DueSession due, CancellationToken stop)
@@ -420,8 +423,24 @@ internal sealed class Sweeper : ISweeper, ISweepWorker
             // From here the run's stop signal no longer applies: once a refresh token is sent, its successor is saved
             // before this returns, so neither the budget nor a shutdown can lose a rotated token. The row read in
             // triage saves the flight a read; its ETag makes the lease claim fail (and the flight re-read) if it changed.
-            var outcome = await coordinator.EnsureCurrentAsync(due.Entry.Key, run.Demand, CancellationToken.None, due.Session);
-            run.Record(outcome);
+            var outcome = due.OwnDue ? await coordinator.EnsureCurrentAsync(due.Entry.Key, run.Demand, CancellationToken.None, due.Session) : null;
+            if (outcome is not null)
+            {
+                run.Record(outcome);
+            }
+
+            // Not after its own refresh failed: the provider (or the grant) is not answering for the others either.
+            if (outcome is null or { Status: RefreshStatus.Refreshed or RefreshStatus.Current }
+                && (outcome is null ? due.Session : outcome.Session) is { } current
+                && RefreshSchedule.ScopedRefreshDueAt(current) <= time.GetUtcNow())
+            {
+                outcome = await RefreshScopedAsync(run, due.Entry.Key, current, stop) ?? outcome;
+            }
+
+            if (outcome is null)
+            {
+                return;
+            }
 
             // The flight moved the row (or it is gone) and left the scanned index row to this run (see RefreshDemand).
             if (outcome.Session?.DueAt is not { } movedTo || SessionStore.Bucket(movedTo) != due.Entry.Bucket)
@@ -438,6 +457,48 @@ internal sealed class Sweeper : ISweeper, ISweepWorker
             Log.SessionFailed(logger, due.Entry.Key, ex);
             run.Error(ex);
         }
+    }
+
+    /// <summary>
+    /// Refreshes the session's scoped tokens that are in use and due, one after the other (they share the session's
+    /// refresh token and lease), each through the coordinator with its own demand. Idle ones are left to expire: a front
+    /// end coming back gets a fresh one on demand. Returns the last flight's outcome (null: none was due any more).
+    /// </summary>
+    private async Task<RefreshOutcome?> RefreshScopedAsync(SweepRun run, SessionKey key, SessionEntity session, CancellationToken stop)
+    {
+        var now = time.GetUtcNow();
+        var demand = RefreshDemand.ScopedNoLongerDue(options.Value);
+        RefreshOutcome? last = null;
+        var rows = await store.QueryScopedAsync(key, CancellationToken.None);
+        foreach (var row in rows)
+        {
+            if (!(RefreshSchedule.ScopedTokenDueAt(session, row, options.Value) <= now) || !TokenScope.TryParse(row.RequestedScope, row.Resource, out var scope, out _) || scope is null)
+            {
+                continue;
+            }
+
+            using var permit = await run.ProviderLimiter.AcquireAsync(session.Provider, 1, stop);
+            if (!permit.IsAcquired)
+            {
+                break;
+            }
+
+            last = await coordinator.EnsureCurrentAsync(key, demand, CancellationToken.None, scope: scope);
+            run.Record(last);
+        }
+
+        if (last is null)
+        {
+            // None due after all (the session's state moved them, or they went idle): its scoped due time is set right
+            // from the rows, so the index stops pointing here for nothing. Losing the race is harmless.
+            var updated = session.Clone();
+            updated.ScopedDueAt = RefreshSchedule.ScopedDueAt(session, rows, options.Value);
+            return await coordinator.SaveAsync(session, updated, leavePreviousIndexRow: true) == UpdateResult.Updated
+                ? new RefreshOutcome(RefreshStatus.Current, updated)
+                : null;
+        }
+
+        return last;
     }
 
     /// <summary>Deletes the row (conditionally), its index row, and revokes a still-live grant at the provider (best effort).</summary>
@@ -559,7 +620,8 @@ internal sealed class Sweeper : ISweeper, ISweepWorker
     }
 
     /// <summary>An index row whose session triage found due for a refresh, with the row as read.</summary>
-    private readonly record struct DueSession(DueIndexEntry Entry, SessionEntity Session);
+    /// <param name="OwnDue">Its own token is due (otherwise only scoped tokens are).</param>
+    private readonly record struct DueSession(DueIndexEntry Entry, SessionEntity Session, bool OwnDue);
 }
 
 /// <summary>What the timer's run did: swept in process (<see cref="InProcess"/>), or enqueued <see cref="Items"/> work items holding <see cref="Planned"/> rows.</summary>

@@ -39,6 +39,7 @@ internal static class ClientRegistration
                 Permissions.Scopes.Email,
                 Permissions.Scopes.Profile,
                 Permissions.Prefixes.Scope + DemoProviderApplication.ApiScope,
+                Permissions.Prefixes.Resource + DemoProviderApplication.ApiResource,
             },
             Requirements =
             {

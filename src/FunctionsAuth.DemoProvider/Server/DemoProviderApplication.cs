@@ -17,6 +17,9 @@ internal static class DemoProviderApplication
 {
     public const string ApiScope = "api";
 
+    /// <summary>A resource (RFC 8707) clients may ask an access token for: the token's <c>aud</c> is then this alone.</summary>
+    public const string ApiResource = "https://api.demo.invalid/";
+
     public static WebApplication Build(
         WebApplicationBuilder builder,
         DemoOAuthServerOptions options,
@@ -68,6 +71,7 @@ internal static class DemoProviderApplication
                 server.Configure(serverOptions => serverOptions.CodeChallengeMethods.Remove(CodeChallengeMethods.Plain));
 
                 server.RegisterScopes(Scopes.OpenId, Scopes.OfflineAccess, Scopes.Email, Scopes.Profile, ApiScope);
+                server.RegisterResources(ApiResource);
 
                 server.SetAccessTokenLifetime(options.AccessTokenLifetime)
                       .SetRefreshTokenLifetime(options.RefreshTokenLifetime);
@@ -92,6 +96,7 @@ internal static class DemoProviderApplication
                       .AddEventHandler(CountSuccessfulTokenResponses.Descriptor)
                       .AddEventHandler(CountRevocationRequests.Descriptor)
                       .AddEventHandler(AddRefreshExpiresIn.Descriptor)
+                      .AddEventHandler(BindAccessTokenToResource.Descriptor)
                       .AddEventHandler(RejectRedeemedRefreshToken.Descriptor)
                       .AddEventHandler(RejectReplayedClientAssertion.Descriptor)
                       .RemoveEventHandler(OpenIddictServerHandlers.RedeemTokenEntry.Descriptor)

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
 using static OpenIddict.Server.OpenIddictServerEvents;
 
 namespace FunctionsAuth.DemoProvider.Server;
@@ -23,13 +24,17 @@ internal sealed class CountRefreshRequests(DemoOAuthServerStatistics statistics)
         if (context.Request.IsRefreshTokenGrantType())
         {
             statistics.RecordRefreshRequest(Hash(context.Request.RefreshToken));
+            if (!string.IsNullOrEmpty(context.Request.Scope) || context.Request.HasParameter(OpenIddict.Abstractions.OpenIddictConstants.Parameters.Resource))
+            {
+                statistics.RecordScopedRefreshRequest();
+            }
         }
 
         return ValueTask.CompletedTask;
     }
 
     // Only a digest is kept: enough to recognise a value presented twice, useless to anyone reading memory.
-    private static string? Hash(string? refreshToken) =>
+    internal static string? Hash(string? refreshToken) =>
         string.IsNullOrEmpty(refreshToken)
             ? null
             : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(refreshToken)));
@@ -47,7 +52,20 @@ internal sealed class CountSuccessfulTokenResponses(DemoOAuthServerStatistics st
 
     public ValueTask HandleAsync(ApplyTokenResponseContext context)
     {
-        if (!string.IsNullOrEmpty(context.Response.Error) || context.Request is not { } request)
+        if (context.Request is not { } request)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        if (context.Response.Error is Errors.InvalidScope or Errors.InvalidTarget && request.IsRefreshTokenGrantType())
+        {
+            // Refused for what it asked before its refresh token was looked at (redemption comes later, at sign-in):
+            // nothing was spent, so presenting that token again is no reuse.
+            statistics.ForgetRefreshRequest(CountRefreshRequests.Hash(request.RefreshToken));
+            return ValueTask.CompletedTask;
+        }
+
+        if (!string.IsNullOrEmpty(context.Response.Error))
         {
             return ValueTask.CompletedTask;
         }

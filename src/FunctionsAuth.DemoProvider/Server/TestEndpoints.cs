@@ -22,6 +22,7 @@ internal static class TestEndpoints
             successfulRefreshes = statistics.SuccessfulRefreshes,
             reusedRefreshTokens = statistics.ReusedRefreshTokens,
             revocationRequests = statistics.RevocationRequests,
+            scopedRefreshRequests = statistics.ScopedRefreshRequests,
         }));
 
         // POST /demo-admin/revoke-grants?subject=demo-user: revoke every grant of a user behind the client's back,

@@ -43,9 +43,10 @@ public sealed class OpenApiContractHostTests : IAsyncLifetime
         // The repository's description without refresh's 400: the host's 400 invalid_request is then a drift.
         var yaml = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "openapi.yaml"));
         var refresh = yaml.IndexOf("  /api/auth/refresh:", StringComparison.Ordinal);
-        var badRequest = yaml.IndexOf("        '400':\n          $ref: '#/components/responses/InvalidRequest'\n", refresh, StringComparison.Ordinal);
+        const string RefreshBadRequest = "        '400':\n          $ref: '#/components/responses/RefreshBadRequest'\n";
+        var badRequest = yaml.IndexOf(RefreshBadRequest, refresh, StringComparison.Ordinal);
         Assert.True(refresh > 0 && badRequest > refresh);
-        var withoutBadRequest = OpenApiContract.Parse(yaml.Remove(badRequest, "        '400':\n          $ref: '#/components/responses/InvalidRequest'\n".Length));
+        var withoutBadRequest = OpenApiContract.Parse(yaml.Remove(badRequest, RefreshBadRequest.Length));
         using var client = new HttpClient(OpenApiContract.CreateHandler(withoutBadRequest)) { BaseAddress = host.Address };
         client.DefaultRequestHeaders.Add("x-functions-key", TestEnvironment.FunctionKey);
 

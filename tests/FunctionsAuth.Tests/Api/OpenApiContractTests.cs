@@ -18,6 +18,8 @@ public sealed class OpenApiContractTests
         { "POST", "/api/auth/refresh", 200, TheToken, null },
         { "POST", "/api/auth/refresh", 200, """{"access_token":"at-1","token_type":"Bearer","expires_at":1764000000,"scope":null,"refreshed":false}""", null },
         { "POST", "/api/auth/refresh", 401, """{"error":"reauth_required","error_description":"Sign in again."}""", null },
+        { "POST", "/api/auth/refresh", 400, """{"error":"invalid_scope","error_description":"Not allowed."}""", null },
+        { "POST", "/api/auth/refresh", 400, """{"error":"invalid_request","error_description":"Bad body."}""", null },
         { "POST", "/api/auth/refresh", 429, """{"error":"rate_limited","error_description":"Later."}""", 5 },
         { "POST", "/api/auth/refresh", 503, """{"error":"temporarily_unavailable","error_description":"Storage is down."}""", 2 },
         { "POST", "/api/auth/sessions", 201, $$"""{"session":"{{Handle}}","access_token":"at-1","token_type":"Bearer","expires_at":1764000000,"scope":"openid","id_token":"id-1"}""", null },
@@ -60,6 +62,8 @@ public sealed class OpenApiContractTests
     [Theory]
     [InlineData("/api/auth/refresh", 401, "rate_limited")]
     [InlineData("/api/auth/refresh", 400, "invalid_grant")]
+    [InlineData("/api/auth/sessions", 400, "invalid_scope")]
+    [InlineData("/api/auth/revoke", 400, "invalid_scope")]
     [InlineData("/api/auth/revoke", 401, "invalid_session")]
     [InlineData("/api/auth/sessions", 503, "server_error")]
     public async Task Check_ErrorCodeNotOfThatStatus_Fails(string path, int status, string error)
@@ -223,6 +227,34 @@ public sealed class OpenApiContractTests
                 Assert.Equal(!anonymous, operation.Value.GetProperty("responses").TryGetProperty("401", out _));
                 Assert.False(operation.Value.GetProperty("responses").TryGetProperty("500", out _), "the contract has no 500");
             }
+        }
+    }
+
+    [Theory]
+    [InlineData(typeof(FunctionsAuth.Api.RefreshRequest), "RefreshRequest")]
+    [InlineData(typeof(FunctionsAuth.Api.RevokeRequest), "RevokeRequest")]
+    public void Description_RequestSchemaHasEveryMemberTheApiReads(Type request, string schema)
+    {
+        var described = Contract.Document.GetProperty("components").GetProperty("schemas").GetProperty(schema).GetProperty("properties")
+            .EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal);
+        var read = request.GetProperties()
+            .Select(p => p.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonPropertyNameAttribute), false).Cast<System.Text.Json.Serialization.JsonPropertyNameAttribute>().Single().Name)
+            .Order(StringComparer.Ordinal);
+
+        Assert.Equal(read, described);
+    }
+
+    [Fact]
+    public void Description_RefreshScopePattern_AcceptsWhatTheApiAcceptsAndRefusesWhatItRefuses()
+    {
+        var pattern = Contract.Document.GetProperty("components").GetProperty("schemas").GetProperty("RefreshRequest")
+            .GetProperty("properties").GetProperty("scope").GetProperty("pattern").GetString()!;
+        string[] values = ["api", "openid api", " api  email ", "https://graph.microsoft.com/.default", "api\"", "api\\x", "ap\u00e9", "api\temail", " "];
+
+        foreach (var value in values)
+        {
+            var api = FunctionsAuth.Sessions.TokenScope.TryParse(value, null, out _, out _);
+            Assert.True(api == System.Text.RegularExpressions.Regex.IsMatch(value, pattern), $"'{value}': the API says {api}, the description's pattern the opposite");
         }
     }
 

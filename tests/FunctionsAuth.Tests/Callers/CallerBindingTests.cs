@@ -100,6 +100,25 @@ public sealed class CallerBindingTests : DemoProviderTestBase
     }
 
     [Fact]
+    public async Task CallerKeys_AnotherCallersHandleWithAScope_AnsweredAsUnknownNothingSentNothingStored()
+    {
+        await using var host = await StartAsync(CallerIdentitySource.CallerKeys);
+        using var shop = Caller(host, key: ShopKey);
+        using var blog = Caller(host, key: BlogKey);
+        var created = await SignInAsync(shop);
+        var before = await Environment.DumpTablesAsync();
+
+        using var foreign = await blog.PostAsJsonAsync("api/auth/refresh", new { session = created.Session, scope = "api" });
+        using var unknown = await blog.PostAsJsonAsync("api/auth/refresh", new { session = SessionHandle.Create(), scope = "api" });
+
+        await AssertIndistinguishableAsync(foreign, unknown);
+        Assert.Equal(before, await Environment.DumpTablesAsync());
+        Assert.Equal(0, Server.Statistics.RefreshRequests);
+        using var own = await shop.PostAsJsonAsync("api/auth/refresh", new { session = created.Session, scope = "api" });
+        Assert.True((await Expect.TokenAsync(own)).Refreshed);
+    }
+
+    [Fact]
     public async Task RefusedRegistrations_LimitedPerCaller_OtherCallersUnaffected()
     {
         Environment.Settings["FunctionsAuth:Registration:FailureLimit"] = "2";

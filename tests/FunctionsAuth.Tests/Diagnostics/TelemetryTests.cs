@@ -135,6 +135,7 @@ public sealed class TelemetryTests : DemoProviderTestBase
         var refresh = Assert.Single(spans, s => s.OperationName == "auth.refresh" && Equals(s.GetTagItem(FunctionsAuthTracing.SessionTag), logId));
         Assert.Equal(FunctionsAuthTracing.SourceName, refresh.Source.Name);
         Assert.Equal("refreshed", refresh.GetTagItem(FunctionsAuthTracing.RefreshOutcomeTag));
+        Assert.Equal(false, refresh.GetTagItem(FunctionsAuthTracing.RefreshScopedTag));
         Assert.Equal(200, refresh.GetTagItem("http.response.status_code"));
 
         var children = spans.Where(s => IsDescendantOf(s, refresh, spans)).ToList();

@@ -15,7 +15,7 @@ namespace FunctionsAuth.Tests.EndToEnd;
 /// </summary>
 public sealed class RequestFuzzTests : ScriptedProviderTestBase
 {
-    private static readonly string[] Fields = ["provider", "code", "code_verifier", "redirect_uri", "refresh_token", "access_token", "expires_at", "scope", "session", "min_ttl"];
+    private static readonly string[] Fields = ["provider", "code", "code_verifier", "redirect_uri", "refresh_token", "access_token", "expires_at", "scope", "session", "min_ttl", "resource"];
 
     private static readonly Gen<string> Text = Gen.OneOf(
         Gen.String[0, 40],
@@ -43,7 +43,7 @@ public sealed class RequestFuzzTests : ScriptedProviderTestBase
     private static readonly Gen<(string Endpoint, string Body)> Shaped = Gen.OneOf(
         Form("api/auth/sessions", ("provider", Gen.Const("\"scripted\"")), ("code", SomeString), ("code_verifier", Verifier), ("redirect_uri", Gen.Const("\"https://app.example/cb\""))),
         Form("api/auth/sessions", ("provider", Gen.Const("\"scripted\"")), ("refresh_token", SomeString), ("access_token", SomeString), ("expires_at", Gen.Long[1_700_000_000, 2_000_000_000].Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))), ("scope", Gen.Const("\"openid api\""))),
-        Form("api/auth/refresh", ("session", Handle), ("min_ttl", Gen.Int[0, 86400].Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture)))),
+        Form("api/auth/refresh", ("session", Handle), ("min_ttl", Gen.Int[0, 86400].Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))), ("scope", Gen.OneOf(Gen.Const("\"api\""), Gen.Const("\"openid api\""))), ("resource", Gen.Const("\"https://api.example/\""))),
         Form("api/auth/revoke", ("session", Handle)));
 
     private static readonly Gen<string> Body = Gen.Frequency(
@@ -95,7 +95,9 @@ public sealed class RequestFuzzTests : ScriptedProviderTestBase
                 if (status >= 400)
                 {
                     using var error = JsonDocument.Parse(answer);
-                    Assert.Equal(status == 401 ? "invalid_session" : "invalid_request", error.RootElement.GetProperty("error").GetString());
+                    // A refresh's malformed or unknown scope/resource is invalid_scope (RFC 6749 §5.2); everything else invalid_request.
+                    string[] codes = status == 401 ? ["invalid_session"] : endpoint == "api/auth/refresh" ? ["invalid_request", "invalid_scope"] : ["invalid_request"];
+                    Assert.Contains(error.RootElement.GetProperty("error").GetString(), codes);
                     Assert.False(string.IsNullOrWhiteSpace(error.RootElement.GetProperty("error_description").GetString()));
                     Assert.DoesNotContain(StringsIn(body), text => answer.Contains(text, StringComparison.Ordinal));
                     Assert.Equal(tables, await Environment.DumpTablesAsync());

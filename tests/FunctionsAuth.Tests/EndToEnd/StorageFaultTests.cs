@@ -89,6 +89,63 @@ public sealed class StorageFaultTests : DemoProviderTestBase
         Assert.Equal(after.Generation + 1, (await RowAsync(created.Session)).Generation);
     }
 
+    /// <summary>An entity group transaction: a scoped refresh's write of the session row and the scoped token together.</summary>
+    private const string Transaction = "POST /devstoreaccount1/$batch";
+
+    [Fact]
+    public async Task ScopedRefresh_StorageDownWhenTheTransactionIsWritten_RotatedTokenKeptAndBothRowsStoredWhenStorageIsBack()
+    {
+        var created = await Host.SignInAsync(Server, scope: "openid offline_access api email");
+        var before = await RowAsync(created.Session);
+        var originalRefreshToken = await StoredRefreshTokenAsync(created.Session);
+
+        var cut = proxy.CutOnRequest(Transaction, TimeSpan.FromSeconds(8));
+        using var response = await Host.RefreshAsync(created.Session, "api");
+
+        Assert.True(cut.IsCompleted);
+        await Expect.ErrorAsync(response, HttpStatusCode.ServiceUnavailable, "temporarily_unavailable");
+        Assert.Equal(1, Server.Statistics.SuccessfulRefreshes);
+
+        var after = await WaitForRowAsync(created.Session, row => row.Generation == before.Generation + 1);
+        Assert.Null(after.LeaseId);
+        Assert.Equal(1, after.ScopedTokens);
+        Assert.NotEqual(originalRefreshToken, await StoredRefreshTokenAsync(created.Session));
+        Assert.Contains(Host.Logs.Lines, line => line.Contains("storing the rotated refresh token failed", StringComparison.Ordinal));
+
+        // The scoped token came with it (one transaction): served from storage; the rotated refresh token is the one sent next.
+        var scoped = await Expect.TokenAsync(await Host.RefreshAsync(created.Session, "api"));
+        Assert.False(scoped.Refreshed);
+        Assert.Equal("api", scoped.Scope);
+        Environment.Clock.Advance(Lifetime + TimeSpan.FromMinutes(1));
+        Assert.True((await Expect.TokenAsync(await Host.RefreshAsync(created.Session))).Refreshed);
+        Assert.True((await Expect.TokenAsync(await Host.RefreshAsync(created.Session, "api"))).Refreshed);
+        Assert.Equal(3, Server.Statistics.SuccessfulRefreshes);
+    }
+
+    [Fact]
+    public async Task ScopedRefresh_AnswerToTheTransactionLost_412IsRecognisedAsOurOwnWrite()
+    {
+        var created = await Host.SignInAsync(Server, scope: "openid offline_access api email");
+        var before = await RowAsync(created.Session);
+
+        var dropped = proxy.DropResponseTo(Transaction);
+        using var response = await Host.RefreshAsync(created.Session, "email");
+
+        Assert.True(dropped.IsCompleted);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            await Expect.ErrorAsync(response, HttpStatusCode.ServiceUnavailable, "temporarily_unavailable");
+        }
+
+        var after = await WaitForRowAsync(created.Session, row => row.Generation == before.Generation + 1 && row.LeaseId is null);
+        Assert.Equal(1, after.ScopedTokens);
+        Assert.DoesNotContain(Host.Logs.Lines, line => line.Contains("changed under a held refresh lease", StringComparison.Ordinal));
+        Assert.False((await Expect.TokenAsync(await Host.RefreshAsync(created.Session, "email"))).Refreshed);
+        Environment.Clock.Advance(Lifetime + TimeSpan.FromMinutes(1));
+        Assert.True((await Expect.TokenAsync(await Host.RefreshAsync(created.Session, "email"))).Refreshed);
+        Assert.Equal(after.Generation + 1, (await RowAsync(created.Session)).Generation);
+    }
+
     [Fact]
     public async Task Refresh_StorageDownAtTheLeaseClaim_503AndNothingChangedNorSentToTheProvider()
     {

@@ -180,6 +180,28 @@ public sealed class TestHost : IAsyncDisposable
             ? $$"""{"session":"{{session}}"}"""
             : $$"""{"session":"{{session}}","min_ttl":{{minTtl}}}""");
 
+    /// <summary>A refresh for a token of a narrower <paramref name="scope"/> and/or for a <paramref name="resource"/> (RFC 8707).</summary>
+    public Task<HttpResponseMessage> RefreshAsync(string session, string? scope, string? resource = null, int? minTtl = null)
+    {
+        var body = new Dictionary<string, object> { ["session"] = session };
+        if (scope is not null)
+        {
+            body["scope"] = scope;
+        }
+
+        if (resource is not null)
+        {
+            body["resource"] = resource;
+        }
+
+        if (minTtl is not null)
+        {
+            body["min_ttl"] = minTtl;
+        }
+
+        return Client.PostAsJsonAsync("api/auth/refresh", body);
+    }
+
     public Task<HttpResponseMessage> RevokeAsync(string session) =>
         PostJsonAsync("api/auth/revoke", $$"""{"session":"{{session}}"}""");
 

@@ -137,6 +137,22 @@ public sealed class ManagedIdentityAssertionTests : IAsyncLifetime
         Assert.Equal(["refresh-1"], provider.PresentedRefreshTokens);
     }
 
+    [Fact]
+    public async Task ScopedRefresh_EntraGraphToken_AsksForThatScopeAndOfflineAccessSoTheRefreshTokenIsRenewed()
+    {
+        environment.Settings[$"FunctionsAuth:Providers:{Provider}:AllowedScopes"] = "https://graph.microsoft.com/.default api://functionsauth-tests/.default";
+        await using var host = await StartHostAsync(new FakeTokenCredential("managed-identity-assertion-" + Guid.NewGuid().ToString("N")));
+        var created = await host.HandOverAsync(Provider, "refresh-1", "access-1", environment.Clock.GetUtcNow().AddMinutes(5));
+
+        var graph = await Expect.TokenAsync(await host.RefreshAsync(created.Session, "https://graph.microsoft.com/.default"));
+        await Expect.ErrorAsync(await host.RefreshAsync(created.Session, "https://graph.microsoft.com/Mail.Read"), System.Net.HttpStatusCode.BadRequest, "invalid_scope");
+
+        Assert.True(graph.Refreshed);
+        var form = Assert.Single(recorder.Forms, f => f.GetValueOrDefault("grant_type") == "refresh_token");
+        Assert.Equal("https://graph.microsoft.com/.default offline_access", form["scope"]);
+        Assert.False(form.ContainsKey("resource"));
+    }
+
     private Task<TestHost> StartHostAsync(TokenCredential identity) =>
         environment.StartHostAsync(builder =>
         {

@@ -199,6 +199,89 @@ public sealed class RefreshRulesTests
         Assert.Equal(Now.AddMinutes(30) + Options.Sweeper.RetentionPeriod, RefreshSchedule.PurgeAt(row, Options.Sweeper));
     }
 
+    public enum Scoped
+    {
+        NotCached,
+        Fresh,
+        NearExpiry,
+        Expired,
+    }
+
+    /// <summary>
+    /// A scoped token is decided on the session's state (status, lease, back-off, refresh-token death) with its own token's
+    /// fields (<see cref="ScopedTokenEntity.ViewOf"/>): the session's own token never answers for it, the one lease holds
+    /// for every token of the session.
+    /// </summary>
+    public static TheoryData<string, string, Scoped, bool, Lease, bool, Demand, string> ScopedCases => new()
+    {
+        // status, description, scoped token, session's own token fresh, lease, in back-off, demand → action
+        { "active", "not cached, own token fresh", Scoped.NotCached, true, Lease.None, false, Demand.FrontEndMinTtl90, "Refresh" },
+        { "active", "not cached, another scope refreshing", Scoped.NotCached, true, Lease.Held, false, Demand.FrontEndMinTtl90, "WaitForLease" },
+        { "active", "not cached, in back-off: nothing to serve", Scoped.NotCached, true, Lease.None, true, Demand.FrontEndMinTtl90, "Refresh" },
+        { "active", "fresh, own token expired", Scoped.Fresh, false, Lease.None, false, Demand.FrontEndMinTtl90, "Serve" },
+        { "active", "fresh, leased", Scoped.Fresh, true, Lease.Held, false, Demand.FrontEndMinTtl90, "Serve" },
+        { "active", "near expiry, own token fresh", Scoped.NearExpiry, true, Lease.None, false, Demand.FrontEndMinTtl90, "Refresh" },
+        { "active", "near expiry, another scope refreshing", Scoped.NearExpiry, true, Lease.Held, false, Demand.FrontEndMinTtl90, "WaitForLease" },
+        { "active", "near expiry, lease expired", Scoped.NearExpiry, true, Lease.Expired, false, Demand.FrontEndMinTtl90, "Refresh" },
+        { "active", "near expiry, in back-off", Scoped.NearExpiry, true, Lease.None, true, Demand.FrontEndMinTtl90, "ServeInBackoff" },
+        { "active", "expired, in back-off", Scoped.Expired, true, Lease.None, true, Demand.FrontEndMinTtl90, "Refresh" },
+        { "active", "sweeper, near expiry: due by its own token", Scoped.NearExpiry, true, Lease.None, false, Demand.Sweeper, "Refresh" },
+        { "active", "sweeper, fresh, own token expired", Scoped.Fresh, false, Lease.None, false, Demand.Sweeper, "Serve" },
+        { "reauth_required", "fresh scoped token of a dead session", Scoped.Fresh, true, Lease.None, false, Demand.FrontEndMinTtl90, "ReauthRequired" },
+        { "failing", "expired: refreshed on demand", Scoped.Expired, true, Lease.None, false, Demand.FrontEndMinTtl90, "Refresh" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ScopedCases))]
+    public void Decide_ScopedToken_Table(string status, string description, Scoped scoped, bool ownFresh, Lease lease, bool inBackoff, Demand demand, string expected)
+    {
+        var ownIssued = Now.AddMinutes(ownFresh ? -1 : -61);
+        var session = new SessionEntity
+        {
+            Status = status,
+            RefreshToken = status == SessionStatus.ReauthRequired ? null : [1],
+            AccessToken = status == SessionStatus.ReauthRequired ? null : [2],
+            AccessTokenIssuedAt = ownIssued,
+            AccessTokenExpiresAt = ownIssued.AddMinutes(60),
+            CreatedAt = Now.AddDays(-1),
+            LastUsedAt = Now.AddMinutes(-1),
+            LastRefreshedAt = Now.AddMinutes(-1),
+            LeaseId = lease == Lease.None ? null : "lease",
+            LeaseExpiresAt = lease switch { Lease.Held => Now.AddSeconds(30), Lease.Expired => Now.AddSeconds(-1), _ => null },
+            FailureCount = inBackoff ? 2 : 0,
+            NextAttemptAt = inBackoff ? Now.AddMinutes(5) : null,
+        };
+        var scopedIssued = Now.AddMinutes(scoped switch { Scoped.Fresh => -1, Scoped.NearExpiry => -59, _ => -61 });
+        var row = scoped == Scoped.NotCached ? null : new ScopedTokenEntity
+        {
+            AccessToken = [3],
+            AccessTokenIssuedAt = scopedIssued,
+            AccessTokenExpiresAt = scopedIssued.AddMinutes(60),
+            LastUsedAt = Now.AddMinutes(-1),
+        };
+
+        var action = RefreshRules.Decide(ScopedTokenEntity.ViewOf(session, row), ToDemand(demand), Now);
+
+        Assert.True(Enum.Parse<RowAction>(expected) == action, $"{status}, {description}: expected {expected}, got {action}");
+    }
+
+    [Fact]
+    public void ViewOf_KeepsTheSessionsStateAndETag_TakesTheScopedTokensFields()
+    {
+        var session = new SessionEntity { ETag = new Azure.ETag("\"session\""), Generation = 7, LeaseId = "lease", Scope = "openid api", AccessToken = [1], TokenType = "Bearer" };
+        var scoped = new ScopedTokenEntity { Scope = "api", AccessToken = [2], TokenType = "DPoP", AccessTokenExpiresAt = Now };
+
+        var view = ScopedTokenEntity.ViewOf(session, scoped);
+        var empty = ScopedTokenEntity.ViewOf(session, null);
+
+        Assert.Equal((session.ETag, 7L, "lease"), (view.ETag, view.Generation, view.LeaseId));
+        Assert.Equal(("api", "DPoP", Now), (view.Scope, view.TokenType, view.AccessTokenExpiresAt));
+        Assert.Equal([2], view.AccessToken);
+        Assert.Null(empty.AccessToken);
+        Assert.Null(empty.AccessTokenExpiresAt);
+        Assert.Equal([1], session.AccessToken);
+    }
+
     [Fact]
     public void Decide_NoRow_Invalid()
     {

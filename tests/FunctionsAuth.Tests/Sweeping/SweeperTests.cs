@@ -349,6 +349,73 @@ public sealed class SweeperTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sweep_ScopedTokens_TheOneInUseRefreshedAheadTheIdleOneLeft()
+    {
+        // Use counts within 15 minutes, recorded at most once a minute; 30-minute tokens are due 20 minutes after issue.
+        environment.Settings["FunctionsAuth:ActivityResolution"] = "00:01:00";
+        environment.Settings[$"FunctionsAuth:Providers:{TestEnvironment.DemoProvider}:ActivityWindow"] = "00:15:00";
+        await using var host = await StartHostAsync();
+        AlignToMinute(TimeSpan.FromSeconds(10));
+        var created = await host.SignInAsync(server, "alice", "openid offline_access api email");
+        clock.Advance(TimeSpan.FromMinutes(1));
+        var api = await Expect.TokenAsync(await host.RefreshAsync(created.Session, "api"));
+        var email = await Expect.TokenAsync(await host.RefreshAsync(created.Session, "email"));
+        Assert.Null((await RowAsync(host, created.Session)).ScopedDueAt);
+
+        // Only "api" is used again: from then on its refresh, 20 minutes after issue, falls within its activity window.
+        clock.Advance(TimeSpan.FromMinutes(9));
+        Assert.Equal(api.AccessToken, (await Expect.TokenAsync(await host.RefreshAsync(created.Session, "api"))).AccessToken);
+        var row = await RowAsync(host, created.Session);
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(api.ExpiresAt) - TimeSpan.FromMinutes(10), row.ScopedDueAt!.Value, TimeSpan.FromSeconds(1));
+        Assert.Equal(SessionStore.Bucket(row.ScopedDueAt.Value), SessionStore.Bucket(row.DueAt!.Value));
+        Assert.Equal(2, server.Statistics.RefreshRequests);
+
+        clock.Advance(TimeSpan.FromMinutes(12));
+        var summary = await SweepAsync(host);
+
+        Assert.Equal((1, 1, 0, 0), (summary.Due, summary.Refreshed, summary.Failed, summary.Errors));
+        Assert.Equal(3, server.Statistics.RefreshRequests);
+        var apiNow = await Expect.TokenAsync(await host.RefreshAsync(created.Session, "api"));
+        var emailNow = await Expect.TokenAsync(await host.RefreshAsync(created.Session, "email"));
+        var own = await Expect.TokenAsync(await host.RefreshAsync(created.Session));
+        Assert.False(apiNow.Refreshed);
+        Assert.NotEqual(api.AccessToken, apiNow.AccessToken);
+        Assert.Equal("api", apiNow.Scope);
+        Assert.Equal(email.AccessToken, emailNow.AccessToken);
+        Assert.Equal(created.AccessToken, own.AccessToken);
+        Assert.Equal(3, server.Statistics.RefreshRequests);
+
+        // All three were used just now. The session's own token and "email" are past their refresh time: the next run
+        // refreshes both, one after the other. "api", refreshed at 22 minutes, is next due at 42, later than its last use
+        // counts (37): left alone, and served as it was.
+        clock.Advance(TimeSpan.FromMinutes(25));
+        var next = await SweepAsync(host);
+        Assert.Equal((1, 2, 0), (next.Due, next.Refreshed, next.Errors));
+        Assert.Equal(5, server.Statistics.RefreshRequests);
+        Assert.Equal(apiNow.AccessToken, (await Expect.TokenAsync(await host.RefreshAsync(created.Session, "api"))).AccessToken);
+        Assert.NotEqual(email.AccessToken, (await Expect.TokenAsync(await host.RefreshAsync(created.Session, "email"))).AccessToken);
+        Assert.Equal(5, server.Statistics.RefreshRequests);
+        Assert.Equal(0, server.Statistics.ReusedRefreshTokens);
+    }
+
+    [Fact]
+    public async Task Sweep_SessionWithScopedTokensPastItsAbsoluteLifetime_PurgedWithItsScopedRows()
+    {
+        environment.Settings["FunctionsAuth:Sweeper:AbsoluteLifetime"] = "02:00:00";
+        await using var host = await StartHostAsync();
+        var created = await host.SignInAsync(server, "carol", "openid offline_access api email");
+        await Expect.TokenAsync(await host.RefreshAsync(created.Session, "api"));
+        var key = (await RowAsync(host, created.Session)).PartitionKey;
+        clock.Advance(TimeSpan.FromHours(2) + TimeSpan.FromMinutes(1));
+
+        var summary = await SweepAsync(host);
+
+        Assert.Equal((1, 0, 0), (summary.Purged, summary.Refreshed, summary.Errors));
+        Assert.Empty(await (await environment.SessionsTableAsync()).QueryAsync<TableEntity>(e => e.PartitionKey == key).ToListAsync());
+        Assert.Empty(await IndexRowsAsync(key));
+    }
+
+    [Fact]
     public async Task Sweep_IdleSession_OnlyKeptAliveUntilItsFrontEndComesBack()
     {
         environment.Settings["FunctionsAuth:Sweeper:ActivityWindow"] = "00:30:00";
@@ -446,6 +513,36 @@ public sealed class SweeperTests : IAsyncLifetime
         var served = await Expect.TokenAsync(await host.RefreshAsync(notDue.Session));
         Assert.Equal(notDue.AccessToken, served.AccessToken);
         Assert.False(served.Refreshed);
+    }
+
+    [Fact]
+    public async Task Sweep_ScopedTokenLeftUnderARemovedKey_FetchedAgainAndTheSessionUnaffected()
+    {
+        await using var oldKeyHost = await StartHostAsync();
+        var created = await oldKeyHost.SignInAsync(server, "heidi", "openid offline_access api email");
+        var scoped = await Expect.TokenAsync(await oldKeyHost.RefreshAsync(created.Session, "api"));
+        var newKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+        // Rotation: the scan rewrites the session row under the new key and leaves the scoped row as it is.
+        environment.Settings["FunctionsAuth:Secrets:token-encryption-key"] = $"{newKey},{environment.EncryptionKey}";
+        await using (var rotating = await StartHostAsync())
+        {
+            Assert.Equal((1, 0), ((await SweepAsync(rotating)).ReEncrypted, server.Statistics.RefreshRequests - 1));
+        }
+
+        // The old key is removed: the scoped token no longer decrypts and is fetched again; the session reads fine.
+        environment.Settings["FunctionsAuth:Secrets:token-encryption-key"] = newKey;
+        await using var host = await StartHostAsync();
+        var again = await Expect.TokenAsync(await host.RefreshAsync(created.Session, "api"));
+        var own = await Expect.TokenAsync(await host.RefreshAsync(created.Session));
+
+        Assert.True(again.Refreshed);
+        Assert.NotEqual(scoped.AccessToken, again.AccessToken);
+        Assert.Equal("api", again.Scope);
+        Assert.False(own.Refreshed);
+        Assert.Equal(created.AccessToken, own.AccessToken);
+        Assert.Equal(2, server.Statistics.RefreshRequests);
+        Assert.False((await Expect.TokenAsync(await host.RefreshAsync(created.Session, "api"))).Refreshed);
     }
 
     private Task<TestHost> StartHostAsync(Action<Microsoft.AspNetCore.Builder.WebApplicationBuilder>? configure = null) =>
