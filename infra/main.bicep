@@ -21,6 +21,10 @@ type provider = {
   clientSecretName: string?
   @description('Space-separated scopes requested on refresh.')
   scopes: string?
+  @description('Space-separated scopes front ends may ask a token for ("scope" on /api/auth/refresh). Default: a subset of the session\'s granted scope. Entra ID: list each resource\'s, e.g. https://graph.microsoft.com/.default.')
+  allowedScopes: string?
+  @description('Space-separated resource URIs front ends may ask a token for ("resource", RFC 8707). Default: none.')
+  allowedResources: string?
   @description('How the client authenticates (README, Client authentication). ManagedIdentity: Entra ID federated credential, no secret (infra/README.md).')
   clientAuthentication: ('Auto' | 'ClientSecretBasic' | 'ClientSecretPost' | 'PrivateKeyJwt' | 'ManagedIdentity')?
   @description('NAME of the Key Vault certificate that signs private_key_jwt assertions. Grants the app Key Vault Certificate User.')
@@ -277,6 +281,8 @@ var providerSettings = reduce(
             ClientId: p.clientId
             ClientSecretName: p.?clientSecretName ?? ''
             Scopes: p.?scopes ?? ''
+            AllowedScopes: p.?allowedScopes ?? ''
+            AllowedResources: p.?allowedResources ?? ''
             ClientAuthentication: p.?clientAuthentication ?? ''
             ClientCertificateName: p.?clientCertificateName ?? ''
             ClientAssertionFormat: p.?clientAssertionFormat ?? ''

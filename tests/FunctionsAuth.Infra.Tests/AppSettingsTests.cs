@@ -77,7 +77,7 @@ public sealed class AppSettingsTests(InfraFixture infra)
     }
 
     [Fact]
-    public void AppSettings_IdlePolicyAndCloudFields_ReachTheApp_AndPassItsValidation()
+    public void AppSettings_IdlePolicyCloudAndScopeFields_ReachTheApp_AsItsBinderReadsThem()
     {
         var settings = infra.WithOptionalFeatures.AppSettings;
         const string Corp = "FunctionsAuth__Providers__corp__";
@@ -100,6 +100,9 @@ public sealed class AppSettingsTests(InfraFixture infra)
         Assert.False(corp.KeepAlive);
         Assert.Equal(new Uri("https://login.microsoftonline.us/"), gov.Instance);
         Assert.Equal(ClientAuthenticationMethod.ManagedIdentity, gov.ClientAuthentication);
+        Assert.Equal("https://graph.microsoft.us/.default api://functionsauth/.default offline_access", gov.AllowedScopes);
+        Assert.Equal("https://api.example.com/ https://reports.example.com/", corp.AllowedResources);
+        Assert.False(settings.ContainsKey("FunctionsAuth__Providers__google__" + nameof(ProviderOptions.AllowedScopes)));
     }
 
     [Fact]

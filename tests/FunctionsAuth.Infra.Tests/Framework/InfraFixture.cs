@@ -42,6 +42,7 @@ public sealed class InfraFixture : IAsyncLifetime
                 signOutRevocation: 'OnRequest'
                 activityWindow: '00:30:00'
                 keepAlive: false
+                allowedResources: 'https://api.example.com/ https://reports.example.com/'
               }
               {
                 name: 'gov'
@@ -50,6 +51,7 @@ public sealed class InfraFixture : IAsyncLifetime
                 instance: 'https://login.microsoftonline.us/'
                 clientId: '66666666-6666-6666-6666-666666666666'
                 scopes: 'api://functionsauth/.default offline_access'
+                allowedScopes: 'https://graph.microsoft.us/.default api://functionsauth/.default offline_access'
                 clientAuthentication: 'ManagedIdentity'
                 tokenExchangeAudience: 'api://AzureADTokenExchangeUSGov'
               }
