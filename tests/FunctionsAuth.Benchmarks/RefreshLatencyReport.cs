@@ -19,14 +19,26 @@ namespace FunctionsAuth.Benchmarks;
 /// (<see cref="RequestTimeline"/>) into storage on its critical path, the provider call and the rest. A latency
 /// distribution, not a BenchmarkDotNet job: the unit is a whole request with real I/O (Azurite, loopback HTTP).
 /// Options: <c>--rounds N</c> (40), <c>--provider-ms N</c> (150), <c>--min-threads N</c> (raise the thread pool's
-/// minimum first: an experiment on thread injection during the burst).
+/// minimum first: an experiment on thread injection during the burst), <c>--scoped</c> (in the same rounds, as many
+/// sessions again refreshing a token for a narrower scope than their grant, <see cref="ScopedRequest"/>; then every
+/// session's current token served from storage, scoped and unscoped: the storage requests and latency a scoped request
+/// adds).
 /// </summary>
 internal static class RefreshLatencyReport
 {
+    /// <summary>The scope the scoped sessions ask for: one of the provider's <c>AllowedScopes</c>, narrower than that list.</summary>
+    private const string ScopedRequest = "api";
+
+    private const string PlainRefresh = "unscoped refresh";
+    private const string ScopedRefresh = "scoped refresh";
+    private const string PlainServed = "unscoped served";
+    private const string ScopedServed = "scoped served";
+
     public static async Task<int> RunAsync(string[] args)
     {
         var providerLatency = TimeSpan.FromMilliseconds(Option(args, "--provider-ms", 150));
         var rounds = Option(args, "--rounds", 40);
+        var scopedToo = args.Contains("--scoped", StringComparer.Ordinal);
         int[] concurrency = [1, 20];
         if (Option(args, "--min-threads", 0) is > 0 and var minThreads)
         {
@@ -56,24 +68,30 @@ internal static class RefreshLatencyReport
         foreach (var callers in concurrency)
         {
             var handles = new string[callers];
+            var scopedHandles = new string[scopedToo ? callers : 0];
             for (var i = 0; i < callers; i++)
             {
                 handles[i] = await RegisterAsync(api, clock);
             }
 
-            // Warm-up: JIT, connection pools, the key ring, Azurite's tables.
+            for (var i = 0; i < scopedHandles.Length; i++)
+            {
+                scopedHandles[i] = await RegisterAsync(api, clock);
+            }
+
+            // Warm-up: JIT, connection pools, the key ring, Azurite's tables; the scoped sessions' first use of their scope.
             watch.Reset();
             var threadsBefore = ThreadPool.ThreadCount;
-            await RoundAsync(api, direct, provider, floor, clock, handles, measureInto: null);
+            var warmUpRound = new Measured();
+            await RoundAsync(new Rig(api, direct, provider, floor, clock, counter), handles, scopedHandles, 0, warmUpRound);
             var warmUp = watch.Describe(servers);
             var measured = new Measured();
-            var before = counter.Snapshot();
             watch.Reset();
             var serverCpuBefore = Azurite.TableServerCpu();
             var roundsStarted = Stopwatch.GetTimestamp();
             for (var round = 0; round < rounds; round++)
             {
-                await RoundAsync(api, direct, provider, floor, clock, handles, measured);
+                await RoundAsync(new Rig(api, direct, provider, floor, clock, counter), handles, scopedHandles, round, measured);
             }
 
             var roundsTook = Stopwatch.GetElapsedTime(roundsStarted);
@@ -83,12 +101,8 @@ internal static class RefreshLatencyReport
                 : "Azurite's CPU not measured (FUNCTIONSAUTH_BENCH_STORAGE)";
 
             // Storage requests per refresh, by table and kind (what each refresh sent, on its path or beside it).
-            var perRefresh = StorageCounter.Difference(counter.Snapshot(), before)
-                .Where(p => p.Value > 0)
-                .OrderBy(p => p.Key, StringComparer.Ordinal)
-                .Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Key} {(double)p.Value / (rounds * callers):0.##}"));
-            storage.Add($"{callers} front end(s): " + string.Join(", ", perRefresh));
-            rows.Add(new Row(callers, measured, $"{callers} front end(s): {threadsBefore} thread-pool threads before the warm-up; warm-up round: {warmUp}; measured rounds: {watch.Describe(servers)}; {serverCpu}"));
+            storage.Add($"{callers} front end(s): " + measured.PerRequest(PlainRefresh, rounds * callers));
+            rows.Add(new Row(callers, measured, $"{callers} front end(s): {threadsBefore} thread-pool threads before the warm-up; warm-up round: {warmUp}; measured rounds: {watch.Describe(servers)}; {serverCpu}", warmUpRound));
 
             var (d50, d99) = (Percentile(measured.Direct, 0.50), Percentile(measured.Direct, 0.99));
             var (f50, f99) = (Percentile(measured.Ours, 0.50), Percentile(measured.Ours, 0.99));
@@ -100,6 +114,11 @@ internal static class RefreshLatencyReport
         storage.ForEach(Console.WriteLine);
         PrintDecomposition(rows);
         PrintFloor(rows);
+        if (scopedToo)
+        {
+            PrintScoped(rows, rounds);
+        }
+
         Console.WriteLine();
         Console.WriteLine("The process in each row's warm-up round and its measured rounds (FunctionsAuth, direct calls and floor alike):");
         rows.ForEach(row => Console.WriteLine(row.Process));
@@ -128,6 +147,64 @@ internal static class RefreshLatencyReport
         }
 
         static string Sum(RequestTimeline.Split s) => Invariant($"{s.Total:F1} = {s.Storage:F1} + {s.Provider:F1} + {s.Rest:F1} ms");
+    }
+
+    /// <summary>The scoped requests side by side with the unscoped ones of the same rounds.</summary>
+    private static void PrintScoped(List<Row> rows, int rounds)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"Scoped (\"scope\":\"{ScopedRequest}\", one of the provider's AllowedScopes (the fake provider grants no scope), its token cached in the session's partition) vs unscoped, same rounds, order alternating per round. Refresh on the request path:");
+        Console.WriteLine("| Front ends | Direct p50 / p99 | Unscoped p50 / p99 | Unscoped overhead p50 / p99 | Scoped p50 / p99 | Scoped overhead p50 / p99 | Scoped minus unscoped p50 / p99 |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var row in rows)
+        {
+            var m = row.Measured;
+            var (d50, d99) = (Percentile(m.Direct, 0.50), Percentile(m.Direct, 0.99));
+            var (u50, u99) = (Percentile(m.Ours, 0.50), Percentile(m.Ours, 0.99));
+            var (s50, s99) = (Percentile(m.Scoped, 0.50), Percentile(m.Scoped, 0.99));
+            Console.WriteLine(Invariant($"| {row.Callers} | {d50:F1} / {d99:F1} ms | {u50:F1} / {u99:F1} ms | {u50 - d50:F1} / {u99 - d99:F1} ms | {s50:F1} / {s99:F1} ms | {s50 - d50:F1} / {s99 - d99:F1} ms | {s50 - u50:F1} / {s99 - u99:F1} ms |"));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("Where a scoped refresh's time goes (storage on the path + provider + rest = total, as for the unscoped above):");
+        Console.WriteLine("| Front ends | Refresh at p50 | Refresh at p99 | Medians: storage / provider / rest |");
+        Console.WriteLine("|---:|---|---|---|");
+        foreach (var row in rows)
+        {
+            var splits = row.Measured.ScopedSplits;
+            Console.WriteLine(Invariant($"| {row.Callers} | {Sum(At(splits, 0.50))} | {Sum(At(splits, 0.99))} | {Percentile(splits.ConvertAll(s => s.Storage), 0.5):F1} / {Percentile(splits.ConvertAll(s => s.Provider), 0.5):F1} / {Percentile(splits.ConvertAll(s => s.Rest), 0.5):F1} ms |"));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("Served from storage (no provider call; min_ttl 60 against a token stored with 3600 s), with the medians of each call's storage on the path / rest:");
+        Console.WriteLine("| Callers | Unscoped p50 / p99 | Scoped p50 / p99 | Scoped minus unscoped p50 / p99 | Unscoped medians: storage / rest | Scoped medians: storage / rest |");
+        Console.WriteLine("|---:|---:|---:|---:|---|---|");
+        foreach (var row in rows)
+        {
+            var m = row.Measured;
+            var (u50, u99) = (Percentile(m.PlainServed.ConvertAll(s => s.Total), 0.50), Percentile(m.PlainServed.ConvertAll(s => s.Total), 0.99));
+            var (s50, s99) = (Percentile(m.ScopedServed.ConvertAll(s => s.Total), 0.50), Percentile(m.ScopedServed.ConvertAll(s => s.Total), 0.99));
+            Console.WriteLine(Invariant($"| {row.Callers} | {u50:F1} / {u99:F1} ms | {s50:F1} / {s99:F1} ms | {s50 - u50:F1} / {s99 - u99:F1} ms | {Parts(m.PlainServed)} | {Parts(m.ScopedServed)} |"));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("Storage requests per request, by table and kind (batch: one entity group transaction, POST $batch), measured rounds; a scoped refresh's first use of its scope from the warm-up round:");
+        foreach (var row in rows)
+        {
+            var requests = rounds * row.Callers;
+            Console.WriteLine($"{row.Callers} front end(s): {PlainRefresh}: {row.Measured.PerRequest(PlainRefresh, requests)}; {ScopedRefresh}: {row.Measured.PerRequest(ScopedRefresh, requests)}; {ScopedRefresh}, first use: {row.WarmUp.PerRequest(ScopedRefresh, row.Callers)}; {PlainServed}: {row.Measured.PerRequest(PlainServed, requests)}; {ScopedServed}: {row.Measured.PerRequest(ScopedServed, requests)}");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("Each storage request of the scoped and served calls, send to response (p50 / p99), by table and HTTP method:");
+        foreach (var row in rows)
+        {
+            var m = row.Measured;
+            Console.WriteLine($"{row.Callers} front end(s): {ScopedRefresh} {ByLabel(m.ScopedRequests)}; {PlainServed} {ByLabel(m.PlainServedRequests)}; {ScopedServed} {ByLabel(m.ScopedServedRequests)}");
+        }
+
+        static string Sum(RequestTimeline.Split s) => Invariant($"{s.Total:F1} = {s.Storage:F1} + {s.Provider:F1} + {s.Rest:F1} ms");
+        static string Parts(List<RequestTimeline.Split> splits) => Invariant($"{Percentile(splits.ConvertAll(s => s.Storage), 0.5):F1} / {Percentile(splits.ConvertAll(s => s.Rest), 0.5):F1} ms");
     }
 
     /// <summary>The floor side by side with FunctionsAuth's storage on the path and its overhead.</summary>
@@ -168,24 +245,31 @@ internal static class RefreshLatencyReport
         .Select(g => Invariant($"{g.Key} {Percentile([.. g.Select(r => r.Milliseconds)], 0.50):F1} / {Percentile([.. g.Select(r => r.Milliseconds)], 0.99):F1} ms{(g.Max(r => r.RequestBytes) is > 0 and var bytes ? $" ({bytes} B sent)" : "")}")));
 
     /// <summary>
-    /// Every front end refreshes its own session at once; then the same number of direct provider calls at once; then
-    /// the same number of callers send the storage floor's sequence at once.
+    /// Every front end refreshes its own session at once (and, with scoped sessions, each of those its scoped token at
+    /// once, before or after: the order alternates per round); then the same number of direct provider calls at once;
+    /// then the same number of callers send the storage floor's sequence at once; then, with scoped sessions, every
+    /// session's token is served from storage at once, unscoped and scoped (alternating too). Each burst's storage
+    /// requests are counted into <paramref name="into"/> under its phase.
     /// </summary>
-    private static async Task RoundAsync(IAuthApi api, HttpClient direct, FakeProvider provider, StorageFloor floor, AdvancingClock clock, string[] handles, Measured? measureInto)
+    private static async Task RoundAsync(Rig rig, string[] handles, string[] scopedHandles, int round, Measured into)
     {
         // Two hours on: every stored token has expired, so each call below refreshes at the provider.
-        clock.Advance(TimeSpan.FromHours(2));
-        var ours = await Task.WhenAll(handles.Select(handle => RequestTimeline.MeasureAsync(async () =>
+        rig.Clock.Advance(TimeSpan.FromHours(2));
+        var scopedFirst = round % 2 == 1;
+        if (scopedFirst && scopedHandles.Length > 0)
         {
-            var result = await api.RefreshAsync(Body($$"""{"session":"{{handle}}","min_ttl":60}"""), FunctionsAuth.Callers.CallerCredentials.None, CancellationToken.None);
-            if (result.Status != 200 || !Encoding.UTF8.GetString(result.Body!).Contains("\"refreshed\":true", StringComparison.Ordinal))
-            {
-                throw new InvalidOperationException($"/refresh answered {result.Status} without a refresh: the measurement would be wrong.");
-            }
-        })));
+            await ScopedRefreshesAsync();
+        }
+
+        var ours = await CountedAsync(rig, into, PlainRefresh, () => BurstAsync(rig.Api, handles, scope: null, refreshed: true));
+        if (!scopedFirst && scopedHandles.Length > 0)
+        {
+            await ScopedRefreshesAsync();
+        }
+
         var theirs = await Task.WhenAll(handles.Select(_ => TimeAsync(async () =>
         {
-            using var response = await direct.PostAsync(provider.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+            using var response = await rig.Direct.PostAsync(rig.Provider.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
             {
                 ["grant_type"] = "refresh_token",
                 ["refresh_token"] = "direct-" + Guid.NewGuid().ToString("N"),
@@ -196,18 +280,58 @@ internal static class RefreshLatencyReport
             response.EnsureSuccessStatusCode();
         })));
         var burstStarted = Stopwatch.GetTimestamp();
-        var floors = await Task.WhenAll(handles.Select((_, i) => RequestTimeline.MeasureAsync(() => floor.RefreshSequenceAsync(i))));
+        var floors = await Task.WhenAll(handles.Select((_, i) => RequestTimeline.MeasureAsync(() => rig.Floor.RefreshSequenceAsync(i))));
         var burst = Stopwatch.GetElapsedTime(burstStarted).TotalMilliseconds;
-        if (measureInto is { } into)
+        into.Ours.AddRange(ours.Select(o => o.Split.Total));
+        into.Splits.AddRange(ours.Select(o => o.Split));
+        into.OurRequests.AddRange(ours.SelectMany(o => o.Timeline.Storage));
+        into.Direct.AddRange(theirs);
+        into.Floor.AddRange(floors.Select(f => f.Split.Total));
+        into.FloorRequests.AddRange(floors.SelectMany(f => f.Timeline.Storage));
+        into.FloorBursts.Add(burst);
+        if (scopedHandles.Length == 0)
         {
-            into.Ours.AddRange(ours.Select(o => o.Split.Total));
-            into.Splits.AddRange(ours.Select(o => o.Split));
-            into.OurRequests.AddRange(ours.SelectMany(o => o.Timeline.Storage));
-            into.Direct.AddRange(theirs);
-            into.Floor.AddRange(floors.Select(f => f.Split.Total));
-            into.FloorRequests.AddRange(floors.SelectMany(f => f.Timeline.Storage));
-            into.FloorBursts.Add(burst);
+            return;
         }
+
+        // The common case: the tokens just stored, served without a provider call.
+        foreach (var scoped in scopedFirst ? new[] { true, false } : [false, true])
+        {
+            var served = await CountedAsync(rig, into, scoped ? ScopedServed : PlainServed, () => BurstAsync(rig.Api, scoped ? scopedHandles : handles, scoped ? ScopedRequest : null, refreshed: false));
+            (scoped ? into.ScopedServed : into.PlainServed).AddRange(served.Select(o => o.Split));
+            (scoped ? into.ScopedServedRequests : into.PlainServedRequests).AddRange(served.SelectMany(o => o.Timeline.Storage));
+        }
+
+        async Task ScopedRefreshesAsync()
+        {
+            var scoped = await CountedAsync(rig, into, ScopedRefresh, () => BurstAsync(rig.Api, scopedHandles, ScopedRequest, refreshed: true));
+            into.Scoped.AddRange(scoped.Select(o => o.Split.Total));
+            into.ScopedSplits.AddRange(scoped.Select(o => o.Split));
+            into.ScopedRequests.AddRange(scoped.SelectMany(o => o.Timeline.Storage));
+        }
+    }
+
+    /// <summary>Every handle's <c>POST /api/auth/refresh</c> at once, each checked to have refreshed (or not) as intended.</summary>
+    private static Task<(RequestTimeline.Split Split, RequestTimeline Timeline)[]> BurstAsync(IAuthApi api, string[] handles, string? scope, bool refreshed) =>
+        Task.WhenAll(handles.Select(handle => RequestTimeline.MeasureAsync(async () =>
+        {
+            var scopeMember = scope is null ? "" : $",\"scope\":\"{scope}\"";
+            var result = await api.RefreshAsync(Body($$"""{"session":"{{handle}}","min_ttl":60{{scopeMember}}}"""), FunctionsAuth.Callers.CallerCredentials.None, CancellationToken.None);
+            var body = result.Body is null ? "" : Encoding.UTF8.GetString(result.Body);
+            if (result.Status != 200 || !body.Contains(refreshed ? "\"refreshed\":true" : "\"refreshed\":false", StringComparison.Ordinal)
+                || (scope is not null && !body.Contains($"\"scope\":\"{scope}\"", StringComparison.Ordinal)))
+            {
+                throw new InvalidOperationException($"/refresh answered {result.Status} without the {(refreshed ? "refresh" : "stored token")}{(scope is null ? "" : " for the scope")} it was to measure: the measurement would be wrong.");
+            }
+        })));
+
+    /// <summary>Runs a burst and adds the storage requests sent meanwhile to <paramref name="into"/> under <paramref name="phase"/>.</summary>
+    private static async Task<T> CountedAsync<T>(Rig rig, Measured into, string phase, Func<Task<T>> burst)
+    {
+        var before = rig.Counter.Snapshot();
+        var result = await burst();
+        into.Count(phase, StorageCounter.Difference(rig.Counter.Snapshot(), before));
+        return result;
     }
 
     private static async Task<string> RegisterAsync(IAuthApi api, AdvancingClock clock)
@@ -242,6 +366,9 @@ internal static class RefreshLatencyReport
             [$"FunctionsAuth:Providers:{SweeperRig.ProviderName}:ClientId"] = "bench-app",
             [$"FunctionsAuth:Providers:{SweeperRig.ProviderName}:ClientSecretName"] = "client-secret",
             [$"FunctionsAuth:Providers:{SweeperRig.ProviderName}:ClientAuthentication"] = "ClientSecretPost",
+
+            // What the scoped sessions may ask for (the fake provider grants no scope of its own): read only by scoped requests.
+            [$"FunctionsAuth:Providers:{SweeperRig.ProviderName}:AllowedScopes"] = $"openid {ScopedRequest} email",
             ["AzureWebJobs.Sweeper.Disabled"] = "true",
         }).Build();
         var collection = new ServiceCollection();
@@ -317,9 +444,44 @@ internal static class RefreshLatencyReport
 
         /// <summary>Each round's floor burst, first send to last answer.</summary>
         public List<double> FloorBursts { get; } = [];
+
+        public List<double> Scoped { get; } = [];
+
+        public List<RequestTimeline.Split> ScopedSplits { get; } = [];
+
+        public List<RequestTimeline.Interval> ScopedRequests { get; } = [];
+
+        public List<RequestTimeline.Split> PlainServed { get; } = [];
+
+        public List<RequestTimeline.Interval> PlainServedRequests { get; } = [];
+
+        public List<RequestTimeline.Split> ScopedServed { get; } = [];
+
+        public List<RequestTimeline.Interval> ScopedServedRequests { get; } = [];
+
+        /// <summary>Storage requests sent during each phase's bursts (on the path or beside it), by table and kind.</summary>
+        private Dictionary<string, Dictionary<string, int>> Counts { get; } = new(StringComparer.Ordinal);
+
+        public void Count(string phase, Dictionary<string, int> sent)
+        {
+            var counts = Counts.TryGetValue(phase, out var known) ? known : Counts[phase] = new(StringComparer.Ordinal);
+            foreach (var (label, n) in sent)
+            {
+                counts[label] = counts.GetValueOrDefault(label) + n;
+            }
+        }
+
+        /// <summary>A phase's storage requests per request, e.g. <c>sessions.read 2, sessions.batch 1</c>.</summary>
+        public string PerRequest(string phase, int requests) => string.Join(", ", (Counts.GetValueOrDefault(phase) ?? [])
+            .Where(p => p.Value > 0)
+            .OrderBy(p => p.Key, StringComparer.Ordinal)
+            .Select(p => Invariant($"{p.Key} {(double)p.Value / requests:0.##}")));
     }
 
-    private sealed record Row(int Callers, Measured Measured, string Process);
+    private sealed record Row(int Callers, Measured Measured, string Process, Measured WarmUp);
+
+    /// <summary>What a round sends its requests through.</summary>
+    private sealed record Rig(IAuthApi Api, HttpClient Direct, FakeProvider Provider, StorageFloor Floor, AdvancingClock Clock, StorageCounter Counter);
 
     /// <summary>Real time plus an offset the report moves forward, so every stored token is due without waiting.</summary>
     private sealed class AdvancingClock : TimeProvider

@@ -183,7 +183,7 @@ internal sealed class StorageCounter(string dueTable) : HttpPipelinePolicy
 
     public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
     {
-        Count(message);
+        Count(message, Table(message));
         var started = Stopwatch.GetTimestamp();
         ProcessNext(message, pipeline);
         Interlocked.Add(ref elapsedTicks, Stopwatch.GetElapsedTime(started).Ticks);
@@ -191,29 +191,46 @@ internal sealed class StorageCounter(string dueTable) : HttpPipelinePolicy
 
     public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
     {
-        Count(message);
+        var table = Table(message);
+        Count(message, table);
         BurstWatch.Sample();
         var started = Stopwatch.GetTimestamp();
         await ProcessNextAsync(message, pipeline);
         var ended = Stopwatch.GetTimestamp();
         Interlocked.Add(ref elapsedTicks, Stopwatch.GetElapsedTime(started, ended).Ticks);
-        RequestTimeline.Current?.AddStorage($"{Table(message)}.{message.Request.Method.Method}", started, ended, message.Request.Content?.TryComputeLength(out var bytes) == true ? bytes : 0);
+        var label = IsBatch(message) ? $"{table}.POST $batch" : $"{table}.{message.Request.Method.Method}";
+        RequestTimeline.Current?.AddStorage(label, started, ended, message.Request.Content?.TryComputeLength(out var bytes) == true ? bytes : 0);
     }
 
-    private void Count(HttpMessage message)
+    private void Count(HttpMessage message, string table)
     {
         var path = message.Request.Uri.Path;
-        var table = Table(message);
         var method = message.Request.Method.Method;
-        var kind = path.EndsWith("$batch", StringComparison.Ordinal) ? "batch"
+        var kind = IsBatch(message) ? "batch"
             : method == "GET" && path.EndsWith("()", StringComparison.Ordinal) ? "query"
             : method == "GET" ? "read"
             : method == "DELETE" ? "delete"
             : "write";
-        counts.AddOrUpdate(kind is "batch" ? "index.batch" : $"{table}.{kind}", 1, static (_, n) => n + 1);
+        counts.AddOrUpdate($"{table}.{kind}", 1, static (_, n) => n + 1);
     }
 
-    private string Table(HttpMessage message) => message.Request.Uri.Path.Contains(dueTable, StringComparison.Ordinal) ? "index" : "sessions";
+    private static bool IsBatch(HttpMessage message) => message.Request.Uri.Path.EndsWith("$batch", StringComparison.Ordinal);
+
+    /// <summary>
+    /// The table a request is for. An entity group transaction (<c>POST $batch</c>) names no table in its address, only in
+    /// its parts: its body is read for the due-index table's name (the body is buffered, as the SDK's retries need).
+    /// </summary>
+    private string Table(HttpMessage message)
+    {
+        if (!IsBatch(message))
+        {
+            return message.Request.Uri.Path.Contains(dueTable, StringComparison.Ordinal) ? "index" : "sessions";
+        }
+
+        using var body = new MemoryStream();
+        message.Request.Content?.WriteTo(body, CancellationToken.None);
+        return Encoding.UTF8.GetString(body.GetBuffer(), 0, (int)body.Length).Contains(dueTable, StringComparison.Ordinal) ? "index" : "sessions";
+    }
 
     public static Dictionary<string, int> Difference(IReadOnlyDictionary<string, int> after, IReadOnlyDictionary<string, int> before) =>
         after.ToDictionary(p => p.Key, p => p.Value - before.GetValueOrDefault(p.Key), StringComparer.Ordinal);
