@@ -29,8 +29,12 @@ internal static class RefreshLatencyReport
     /// <summary>The scope the scoped sessions ask for: one of the provider's <c>AllowedScopes</c>, narrower than that list.</summary>
     private const string ScopedRequest = "api";
 
+    /// <summary>The other scope the two-scope sessions hold a token for (cached at registration, never asked for again).</summary>
+    private const string OtherScope = "email";
+
     private const string PlainRefresh = "unscoped refresh";
     private const string ScopedRefresh = "scoped refresh";
+    private const string TwoScopesRefresh = "scoped refresh, 2 scopes cached";
     private const string PlainServed = "unscoped served";
     private const string ScopedServed = "scoped served";
 
@@ -69,6 +73,7 @@ internal static class RefreshLatencyReport
         {
             var handles = new string[callers];
             var scopedHandles = new string[scopedToo ? callers : 0];
+            var twoScopeHandles = new string[scopedToo ? callers : 0];
             for (var i = 0; i < callers; i++)
             {
                 handles[i] = await RegisterAsync(api, clock);
@@ -77,13 +82,17 @@ internal static class RefreshLatencyReport
             for (var i = 0; i < scopedHandles.Length; i++)
             {
                 scopedHandles[i] = await RegisterAsync(api, clock);
+                twoScopeHandles[i] = await RegisterAsync(api, clock);
             }
+
+            // The two-scope sessions first cache a token for another scope: from then on the session holds two scoped rows.
+            await BurstAsync(api, twoScopeHandles, OtherScope, refreshed: true);
 
             // Warm-up: JIT, connection pools, the key ring, Azurite's tables; the scoped sessions' first use of their scope.
             watch.Reset();
             var threadsBefore = ThreadPool.ThreadCount;
             var warmUpRound = new Measured();
-            await RoundAsync(new Rig(api, direct, provider, floor, clock, counter), handles, scopedHandles, 0, warmUpRound);
+            await RoundAsync(new Rig(api, direct, provider, floor, clock, counter), new Sessions(handles, scopedHandles, twoScopeHandles), 0, warmUpRound);
             var warmUp = watch.Describe(servers);
             var measured = new Measured();
             watch.Reset();
@@ -91,7 +100,7 @@ internal static class RefreshLatencyReport
             var roundsStarted = Stopwatch.GetTimestamp();
             for (var round = 0; round < rounds; round++)
             {
-                await RoundAsync(new Rig(api, direct, provider, floor, clock, counter), handles, scopedHandles, round, measured);
+                await RoundAsync(new Rig(api, direct, provider, floor, clock, counter), new Sessions(handles, scopedHandles, twoScopeHandles), round, measured);
             }
 
             var roundsTook = Stopwatch.GetElapsedTime(roundsStarted);
@@ -153,58 +162,53 @@ internal static class RefreshLatencyReport
     private static void PrintScoped(List<Row> rows, int rounds)
     {
         Console.WriteLine();
-        Console.WriteLine($"Scoped (\"scope\":\"{ScopedRequest}\", one of the provider's AllowedScopes (the fake provider grants no scope), its token cached in the session's partition) vs unscoped, same rounds, order alternating per round. Refresh on the request path:");
-        Console.WriteLine("| Front ends | Direct p50 / p99 | Unscoped p50 / p99 | Unscoped overhead p50 / p99 | Scoped p50 / p99 | Scoped overhead p50 / p99 | Scoped minus unscoped p50 / p99 |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine($"Scoped (\"scope\":\"{ScopedRequest}\", one of the provider's AllowedScopes (the fake provider grants no scope), its token cached in the session's partition; \"2 scopes cached\": the session also holds a token for \"{OtherScope}\") vs unscoped, same rounds, their order rotating per round. Refresh on the request path; overhead against the direct calls of the same rounds; the time split as above:");
+        Console.WriteLine("| Front ends | Request | p50 / p99 | Overhead p50 / p99 | Minus unscoped p50 / p99 | Medians: storage / provider / rest |");
+        Console.WriteLine("|---:|---|---:|---:|---:|---|");
         foreach (var row in rows)
         {
             var m = row.Measured;
             var (d50, d99) = (Percentile(m.Direct, 0.50), Percentile(m.Direct, 0.99));
-            var (u50, u99) = (Percentile(m.Ours, 0.50), Percentile(m.Ours, 0.99));
-            var (s50, s99) = (Percentile(m.Scoped, 0.50), Percentile(m.Scoped, 0.99));
-            Console.WriteLine(Invariant($"| {row.Callers} | {d50:F1} / {d99:F1} ms | {u50:F1} / {u99:F1} ms | {u50 - d50:F1} / {u99 - d99:F1} ms | {s50:F1} / {s99:F1} ms | {s50 - d50:F1} / {s99 - d99:F1} ms | {s50 - u50:F1} / {s99 - u99:F1} ms |"));
+            var (u50, u99) = Totals(m.Phase(PlainRefresh));
+            foreach (var name in new[] { PlainRefresh, ScopedRefresh, TwoScopesRefresh })
+            {
+                var phase = m.Phase(name);
+                var (p50, p99) = Totals(phase);
+                Console.WriteLine(Invariant($"| {row.Callers} | {name} | {p50:F1} / {p99:F1} ms | {p50 - d50:F1} / {p99 - d99:F1} ms | {p50 - u50:F1} / {p99 - u99:F1} ms | {Median(phase, s => s.Storage):F1} / {Median(phase, s => s.Provider):F1} / {Median(phase, s => s.Rest):F1} ms |"));
+            }
         }
 
         Console.WriteLine();
-        Console.WriteLine("Where a scoped refresh's time goes (storage on the path + provider + rest = total, as for the unscoped above):");
-        Console.WriteLine("| Front ends | Refresh at p50 | Refresh at p99 | Medians: storage / provider / rest |");
-        Console.WriteLine("|---:|---|---|---|");
-        foreach (var row in rows)
-        {
-            var splits = row.Measured.ScopedSplits;
-            Console.WriteLine(Invariant($"| {row.Callers} | {Sum(At(splits, 0.50))} | {Sum(At(splits, 0.99))} | {Percentile(splits.ConvertAll(s => s.Storage), 0.5):F1} / {Percentile(splits.ConvertAll(s => s.Provider), 0.5):F1} / {Percentile(splits.ConvertAll(s => s.Rest), 0.5):F1} ms |"));
-        }
-
-        Console.WriteLine();
-        Console.WriteLine("Served from storage (no provider call; min_ttl 60 against a token stored with 3600 s), with the medians of each call's storage on the path / rest:");
-        Console.WriteLine("| Callers | Unscoped p50 / p99 | Scoped p50 / p99 | Scoped minus unscoped p50 / p99 | Unscoped medians: storage / rest | Scoped medians: storage / rest |");
+        Console.WriteLine("Served from storage (no provider call; min_ttl 60 against a token stored with 3600 s), same rounds:");
+        Console.WriteLine("| Callers | Unscoped p50 / p99 | Scoped p50 / p99 | Scoped minus unscoped p50 / p99 | Medians, unscoped: storage / rest | Medians, scoped: storage / rest |");
         Console.WriteLine("|---:|---:|---:|---:|---|---|");
         foreach (var row in rows)
         {
-            var m = row.Measured;
-            var (u50, u99) = (Percentile(m.PlainServed.ConvertAll(s => s.Total), 0.50), Percentile(m.PlainServed.ConvertAll(s => s.Total), 0.99));
-            var (s50, s99) = (Percentile(m.ScopedServed.ConvertAll(s => s.Total), 0.50), Percentile(m.ScopedServed.ConvertAll(s => s.Total), 0.99));
-            Console.WriteLine(Invariant($"| {row.Callers} | {u50:F1} / {u99:F1} ms | {s50:F1} / {s99:F1} ms | {s50 - u50:F1} / {s99 - u99:F1} ms | {Parts(m.PlainServed)} | {Parts(m.ScopedServed)} |"));
+            var (plain, scoped) = (row.Measured.Phase(PlainServed), row.Measured.Phase(ScopedServed));
+            var ((u50, u99), (s50, s99)) = (Totals(plain), Totals(scoped));
+            Console.WriteLine(Invariant($"| {row.Callers} | {u50:F1} / {u99:F1} ms | {s50:F1} / {s99:F1} ms | {s50 - u50:F1} / {s99 - u99:F1} ms | {Median(plain, s => s.Storage):F1} / {Median(plain, s => s.Rest):F1} ms | {Median(scoped, s => s.Storage):F1} / {Median(scoped, s => s.Rest):F1} ms |"));
         }
 
+        string[] phases = [PlainRefresh, ScopedRefresh, TwoScopesRefresh, PlainServed, ScopedServed];
         Console.WriteLine();
-        Console.WriteLine("Storage requests per request, by table and kind (batch: one entity group transaction, POST $batch), measured rounds; a scoped refresh's first use of its scope from the warm-up round:");
+        Console.WriteLine("Storage requests per request, by table and kind (batch: one entity group transaction, POST $batch; query: a query of the session's partition), measured rounds; \"first use\": the warm-up round, each session's first request for that scope:");
         foreach (var row in rows)
         {
             var requests = rounds * row.Callers;
-            Console.WriteLine($"{row.Callers} front end(s): {PlainRefresh}: {row.Measured.PerRequest(PlainRefresh, requests)}; {ScopedRefresh}: {row.Measured.PerRequest(ScopedRefresh, requests)}; {ScopedRefresh}, first use: {row.WarmUp.PerRequest(ScopedRefresh, row.Callers)}; {PlainServed}: {row.Measured.PerRequest(PlainServed, requests)}; {ScopedServed}: {row.Measured.PerRequest(ScopedServed, requests)}");
+            Console.WriteLine($"{row.Callers} front end(s): " + string.Join("; ", phases.Select(p => $"{p}: {row.Measured.PerRequest(p, requests)}")
+                .Concat(new[] { ScopedRefresh, TwoScopesRefresh }.Select(p => $"{p}, first use: {row.WarmUp.PerRequest(p, row.Callers)}"))));
         }
 
         Console.WriteLine();
-        Console.WriteLine("Each storage request of the scoped and served calls, send to response (p50 / p99), by table and HTTP method:");
+        Console.WriteLine("Each storage request, send to response (p50 / p99), by table and HTTP method:");
         foreach (var row in rows)
         {
-            var m = row.Measured;
-            Console.WriteLine($"{row.Callers} front end(s): {ScopedRefresh} {ByLabel(m.ScopedRequests)}; {PlainServed} {ByLabel(m.PlainServedRequests)}; {ScopedServed} {ByLabel(m.ScopedServedRequests)}");
+            Console.WriteLine($"{row.Callers} front end(s): " + string.Join("; ", phases.Select(p => $"{p}: {ByLabel(row.Measured.Phase(p).Requests)}")));
         }
 
-        static string Sum(RequestTimeline.Split s) => Invariant($"{s.Total:F1} = {s.Storage:F1} + {s.Provider:F1} + {s.Rest:F1} ms");
-        static string Parts(List<RequestTimeline.Split> splits) => Invariant($"{Percentile(splits.ConvertAll(s => s.Storage), 0.5):F1} / {Percentile(splits.ConvertAll(s => s.Rest), 0.5):F1} ms");
+        static (double P50, double P99) Totals(Phase phase) =>
+            (Percentile(phase.Splits.ConvertAll(s => s.Total), 0.50), Percentile(phase.Splits.ConvertAll(s => s.Total), 0.99));
+        static double Median(Phase phase, Func<RequestTimeline.Split, double> part) => Percentile(phase.Splits.ConvertAll(s => part(s)), 0.50);
     }
 
     /// <summary>The floor side by side with FunctionsAuth's storage on the path and its overhead.</summary>
@@ -251,23 +255,19 @@ internal static class RefreshLatencyReport
     /// session's token is served from storage at once, unscoped and scoped (alternating too). Each burst's storage
     /// requests are counted into <paramref name="into"/> under its phase.
     /// </summary>
-    private static async Task RoundAsync(Rig rig, string[] handles, string[] scopedHandles, int round, Measured into)
+    private static async Task RoundAsync(Rig rig, Sessions sessions, int round, Measured into)
     {
         // Two hours on: every stored token has expired, so each call below refreshes at the provider.
         rig.Clock.Advance(TimeSpan.FromHours(2));
-        var scopedFirst = round % 2 == 1;
-        if (scopedFirst && scopedHandles.Length > 0)
+        (string Phase, string[] Handles, string? Scope)[] refreshes = sessions.Scoped.Length == 0
+            ? [(PlainRefresh, sessions.Plain, null)]
+            : [(PlainRefresh, sessions.Plain, null), (ScopedRefresh, sessions.Scoped, ScopedRequest), (TwoScopesRefresh, sessions.TwoScopes, ScopedRequest)];
+        foreach (var (phase, handles, scope) in Rotated(refreshes, round))
         {
-            await ScopedRefreshesAsync();
+            into.Add(phase, await CountedAsync(rig, into, phase, () => BurstAsync(rig.Api, handles, scope, refreshed: true)));
         }
 
-        var ours = await CountedAsync(rig, into, PlainRefresh, () => BurstAsync(rig.Api, handles, scope: null, refreshed: true));
-        if (!scopedFirst && scopedHandles.Length > 0)
-        {
-            await ScopedRefreshesAsync();
-        }
-
-        var theirs = await Task.WhenAll(handles.Select(_ => TimeAsync(async () =>
+        var theirs = await Task.WhenAll(sessions.Plain.Select(_ => TimeAsync(async () =>
         {
             using var response = await rig.Direct.PostAsync(rig.Provider.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
             {
@@ -280,35 +280,22 @@ internal static class RefreshLatencyReport
             response.EnsureSuccessStatusCode();
         })));
         var burstStarted = Stopwatch.GetTimestamp();
-        var floors = await Task.WhenAll(handles.Select((_, i) => RequestTimeline.MeasureAsync(() => rig.Floor.RefreshSequenceAsync(i))));
+        var floors = await Task.WhenAll(sessions.Plain.Select((_, i) => RequestTimeline.MeasureAsync(() => rig.Floor.RefreshSequenceAsync(i))));
         var burst = Stopwatch.GetElapsedTime(burstStarted).TotalMilliseconds;
-        into.Ours.AddRange(ours.Select(o => o.Split.Total));
-        into.Splits.AddRange(ours.Select(o => o.Split));
-        into.OurRequests.AddRange(ours.SelectMany(o => o.Timeline.Storage));
         into.Direct.AddRange(theirs);
         into.Floor.AddRange(floors.Select(f => f.Split.Total));
         into.FloorRequests.AddRange(floors.SelectMany(f => f.Timeline.Storage));
         into.FloorBursts.Add(burst);
-        if (scopedHandles.Length == 0)
-        {
-            return;
-        }
 
         // The common case: the tokens just stored, served without a provider call.
-        foreach (var scoped in scopedFirst ? new[] { true, false } : [false, true])
+        (string Phase, string[] Handles, string? Scope)[] served = sessions.Scoped.Length == 0 ? [] : [(PlainServed, sessions.Plain, null), (ScopedServed, sessions.Scoped, ScopedRequest)];
+        foreach (var (phase, handles, scope) in Rotated(served, round))
         {
-            var served = await CountedAsync(rig, into, scoped ? ScopedServed : PlainServed, () => BurstAsync(rig.Api, scoped ? scopedHandles : handles, scoped ? ScopedRequest : null, refreshed: false));
-            (scoped ? into.ScopedServed : into.PlainServed).AddRange(served.Select(o => o.Split));
-            (scoped ? into.ScopedServedRequests : into.PlainServedRequests).AddRange(served.SelectMany(o => o.Timeline.Storage));
+            into.Add(phase, await CountedAsync(rig, into, phase, () => BurstAsync(rig.Api, handles, scope, refreshed: false)));
         }
 
-        async Task ScopedRefreshesAsync()
-        {
-            var scoped = await CountedAsync(rig, into, ScopedRefresh, () => BurstAsync(rig.Api, scopedHandles, ScopedRequest, refreshed: true));
-            into.Scoped.AddRange(scoped.Select(o => o.Split.Total));
-            into.ScopedSplits.AddRange(scoped.Select(o => o.Split));
-            into.ScopedRequests.AddRange(scoped.SelectMany(o => o.Timeline.Storage));
-        }
+        // Each kind of request goes first in turn, so none always meets a queue another left behind.
+        static IEnumerable<T> Rotated<T>(T[] items, int round) => items.Skip(round % Math.Max(items.Length, 1)).Concat(items.Take(round % Math.Max(items.Length, 1)));
     }
 
     /// <summary>Every handle's <c>POST /api/auth/refresh</c> at once, each checked to have refreshed (or not) as intended.</summary>
@@ -430,11 +417,12 @@ internal static class RefreshLatencyReport
     /// <summary>A row's samples, in milliseconds: each refresh's total and split, the direct calls, the floor sequences.</summary>
     private sealed class Measured
     {
-        public List<double> Ours { get; } = [];
+        /// <summary>The unscoped refreshes' totals.</summary>
+        public List<double> Ours => Splits.ConvertAll(s => s.Total);
 
-        public List<RequestTimeline.Split> Splits { get; } = [];
+        public List<RequestTimeline.Split> Splits => Phase(PlainRefresh).Splits;
 
-        public List<RequestTimeline.Interval> OurRequests { get; } = [];
+        public List<RequestTimeline.Interval> OurRequests => Phase(PlainRefresh).Requests;
 
         public List<double> Direct { get; } = [];
 
@@ -445,19 +433,16 @@ internal static class RefreshLatencyReport
         /// <summary>Each round's floor burst, first send to last answer.</summary>
         public List<double> FloorBursts { get; } = [];
 
-        public List<double> Scoped { get; } = [];
+        private Dictionary<string, Phase> Phases { get; } = new(StringComparer.Ordinal);
 
-        public List<RequestTimeline.Split> ScopedSplits { get; } = [];
+        /// <summary>A kind of request's samples (empty when it was not measured).</summary>
+        public Phase Phase(string name) => Phases.TryGetValue(name, out var phase) ? phase : Phases[name] = new();
 
-        public List<RequestTimeline.Interval> ScopedRequests { get; } = [];
-
-        public List<RequestTimeline.Split> PlainServed { get; } = [];
-
-        public List<RequestTimeline.Interval> PlainServedRequests { get; } = [];
-
-        public List<RequestTimeline.Split> ScopedServed { get; } = [];
-
-        public List<RequestTimeline.Interval> ScopedServedRequests { get; } = [];
+        public void Add(string phase, (RequestTimeline.Split Split, RequestTimeline Timeline)[] burst)
+        {
+            Phase(phase).Splits.AddRange(burst.Select(b => b.Split));
+            Phase(phase).Requests.AddRange(burst.SelectMany(b => b.Timeline.Storage));
+        }
 
         /// <summary>Storage requests sent during each phase's bursts (on the path or beside it), by table and kind.</summary>
         private Dictionary<string, Dictionary<string, int>> Counts { get; } = new(StringComparer.Ordinal);
@@ -479,6 +464,17 @@ internal static class RefreshLatencyReport
     }
 
     private sealed record Row(int Callers, Measured Measured, string Process, Measured WarmUp);
+
+    /// <summary>One kind of request's samples: each call's split and its storage requests.</summary>
+    private sealed class Phase
+    {
+        public List<RequestTimeline.Split> Splits { get; } = [];
+
+        public List<RequestTimeline.Interval> Requests { get; } = [];
+    }
+
+    /// <summary>The sessions of one row: unscoped, scoped (one scope), scoped with a second scope cached; the last two empty without <c>--scoped</c>.</summary>
+    private sealed record Sessions(string[] Plain, string[] Scoped, string[] TwoScopes);
 
     /// <summary>What a round sends its requests through.</summary>
     private sealed record Rig(IAuthApi Api, HttpClient Direct, FakeProvider Provider, StorageFloor Floor, AdvancingClock Clock, StorageCounter Counter);

@@ -198,7 +198,11 @@ internal sealed class StorageCounter(string dueTable) : HttpPipelinePolicy
         await ProcessNextAsync(message, pipeline);
         var ended = Stopwatch.GetTimestamp();
         Interlocked.Add(ref elapsedTicks, Stopwatch.GetElapsedTime(started, ended).Ticks);
-        var label = IsBatch(message) ? $"{table}.POST $batch" : $"{table}.{message.Request.Method.Method}";
+        var path = message.Request.Uri.Path;
+        var label = IsBatch(message) ? $"{table}.POST $batch"
+            : path.EndsWith("()", StringComparison.Ordinal) ? $"{table}.{message.Request.Method.Method} query"
+            : path.Contains(ScopedTokenEntity.Separator, StringComparison.Ordinal) || path.Contains("%7E", StringComparison.OrdinalIgnoreCase) ? $"{table}.{message.Request.Method.Method} scoped row"
+            : $"{table}.{message.Request.Method.Method}";
         RequestTimeline.Current?.AddStorage(label, started, ended, message.Request.Content?.TryComputeLength(out var bytes) == true ? bytes : 0);
     }
 
