@@ -104,7 +104,7 @@ internal static class RefreshLatencyReport
             }
 
             var roundsTook = Stopwatch.GetElapsedTime(roundsStarted);
-            var requests = measured.OurRequests.Count + measured.FloorRequests.Count;
+            var requests = measured.StorageRequests + measured.FloorRequests.Count;
             var serverCpu = Azurite.TableServerCpu() - serverCpuBefore is { } cpu
                 ? Invariant($"Azurite's process used {cpu.TotalMilliseconds:F0} ms of CPU in {roundsTook.TotalMilliseconds:F0} ms of rounds ({cpu / roundsTook:P0} of a core, idle time included), {cpu.TotalMilliseconds / requests:F2} ms per storage request ({requests} requests, FunctionsAuth's and the floor's)")
                 : "Azurite's CPU not measured (FUNCTIONSAUTH_BENCH_STORAGE)";
@@ -434,6 +434,9 @@ internal static class RefreshLatencyReport
         public List<double> FloorBursts { get; } = [];
 
         private Dictionary<string, Phase> Phases { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>FunctionsAuth's storage requests on the measured calls' timelines, every kind of request.</summary>
+        public int StorageRequests => Phases.Values.Sum(p => p.Requests.Count);
 
         /// <summary>A kind of request's samples (empty when it was not measured).</summary>
         public Phase Phase(string name) => Phases.TryGetValue(name, out var phase) ? phase : Phases[name] = new();
