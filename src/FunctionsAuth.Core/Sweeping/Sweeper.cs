@@ -354,7 +354,7 @@ internal sealed class Sweeper : ISweeper, ISweepWorker
             // The index lags the row: it moved on (refreshed elsewhere, or a writer stopped between its index writes).
             // The row's own index entry stands for it; this one only needs dropping.
             await run.Cleanup.RemoveAsync(entry, stale: true);
-            await ReEncryptIfNeededAsync(run, session, now, stop);
+            await ReEncryptIfNeededAsync(run, session, stop);
             return;
         }
 
@@ -395,7 +395,7 @@ internal sealed class Sweeper : ISweeper, ISweepWorker
         {
             // Not due (or due later within this minute's bucket: never refreshed early), left for the next run.
             run.Skipped();
-            await ReEncryptIfNeededAsync(run, session, now, stop);
+            await ReEncryptIfNeededAsync(run, session, stop);
             return;
         }
 
@@ -550,33 +550,11 @@ internal sealed class Sweeper : ISweeper, ISweepWorker
     }
 
     /// <summary>Rewrites both tokens under the newest key, conditionally: a refresh meanwhile wins (and wrote under the newest key itself).</summary>
-    private async Task ReEncryptIfNeededAsync(SweepRun run, SessionEntity session, DateTimeOffset now, CancellationToken stop)
+    private async Task ReEncryptIfNeededAsync(SweepRun run, SessionEntity session, CancellationToken stop)
     {
-        if (session.RefreshToken is null || SessionCrypto.IsCurrent(session, run.CurrentKeyId) || session.IsLeased(now))
-        {
-            return;
-        }
-
-        var key = new SessionKey(session.PartitionKey);
-        string refreshToken;
-        string? accessToken;
-        try
-        {
-            refreshToken = await crypto.ReadRefreshTokenAsync(session, stop);
-            accessToken = await crypto.ReadAccessTokenAsync(session, stop);
-        }
-        catch (TokenProtectionException)
-        {
-            Log.UndecryptableSession(logger, key, session.KeyId ?? "");
-            return;
-        }
-
-        var updated = session.Clone();
-        await crypto.WriteTokensAsync(updated, accessToken, refreshToken, stop);
-        if (await coordinator.SaveAsync(session, updated) == UpdateResult.Updated)
+        if (await reEncryption.ReEncryptAsync(session, run.CurrentKeyId, stop) == ReEncryption.Rewritten)
         {
             run.ReEncrypted();
-            Log.SessionReEncrypted(logger, key, session.KeyId ?? "", updated.KeyId ?? "");
         }
     }
 

@@ -108,21 +108,9 @@ public sealed class ReEncryptionScanTests : DemoProviderTestBase
         var key = KeyOf(session.Session).Value;
         var row = (await table.GetEntityAsync<TableEntity>(key, key)).Value;
         var ringKey = Convert.FromBase64String(Environment.EncryptionKey);
-        row["RefreshToken"] = Format1(ringKey, refreshToken, $"{Environment.SessionsTable}/{key}/refresh_token");
-        row["AccessToken"] = Format1(ringKey, session.AccessToken, $"{Environment.SessionsTable}/{key}/access_token");
+        row["RefreshToken"] = TestKeys.Format1Ciphertext(ringKey, refreshToken, $"{Environment.SessionsTable}/{key}/refresh_token");
+        row["AccessToken"] = TestKeys.Format1Ciphertext(ringKey, session.AccessToken, $"{Environment.SessionsTable}/{key}/access_token");
         row.Remove("TokenFormat");
         await table.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace);
-    }
-
-    private static byte[] Format1(byte[] key, string plaintext, string purpose)
-    {
-        var plaintextBytes = Encoding.UTF8.GetBytes(plaintext);
-        var output = new byte[9 + 12 + plaintextBytes.Length + 16];
-        output[0] = 0x01;
-        Convert.FromHexString(TestKeys.IdOf(key)).CopyTo(output, 1);
-        RandomNumberGenerator.Fill(output.AsSpan(9, 12));
-        using var aes = new AesGcm(key, 16);
-        aes.Encrypt(output.AsSpan(9, 12), plaintextBytes, output.AsSpan(21, plaintextBytes.Length), output.AsSpan(^16), [.. output[..9], .. Encoding.UTF8.GetBytes(purpose)]);
-        return output;
     }
 }

@@ -31,6 +31,22 @@ internal static class TestKeys
     public static string IdOf(byte[] key) =>
         Convert.ToHexStringLower(SHA256.HashData([.. Encoding.UTF8.GetBytes("FunctionsAuth key id v1"), .. key])[..8]);
 
+    /// <summary>
+    /// A ciphertext in format 1 (rows written before format 2), built independently of the code under test: version byte,
+    /// key id, nonce, AES-GCM under the ring key itself with the header and <paramref name="purpose"/> as associated data.
+    /// </summary>
+    public static byte[] Format1Ciphertext(byte[] key, string plaintext, string purpose)
+    {
+        var plaintextBytes = Encoding.UTF8.GetBytes(plaintext);
+        var output = new byte[9 + 12 + plaintextBytes.Length + 16];
+        output[0] = 0x01;
+        Convert.FromHexString(IdOf(key)).CopyTo(output, 1);
+        RandomNumberGenerator.Fill(output.AsSpan(9, 12));
+        using var aes = new AesGcm(key, 16);
+        aes.Encrypt(output.AsSpan(9, 12), plaintextBytes, output.AsSpan(21, plaintextBytes.Length), output.AsSpan(^16), [.. output[..9], .. Encoding.UTF8.GetBytes(purpose)]);
+        return output;
+    }
+
     /// <summary>Services whose key ring is <paramref name="newestFirst"/>, read from configuration.</summary>
     public static SecretsTestHost HostWithKeys(params byte[][] newestFirst) =>
         SecretsTestHost.Create([new(Setting, Ring(newestFirst))]);

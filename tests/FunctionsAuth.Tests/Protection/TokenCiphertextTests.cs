@@ -70,7 +70,7 @@ public sealed class TokenCiphertextTests
     public void Open_Format1WrittenBeforeFormat2_StillDecrypts_BoundToTableRowAndFieldOnly()
     {
         using var key = ProtectionKey.FromBase64(TestKeys.SecretName, "v1", TestKeys.Base64(TestKeys.New));
-        var legacy = LegacyCiphertext(TestKeys.New, TestKeys.RefreshToken, $"sessions/{TestKeys.SessionKey}/refresh_token");
+        var legacy = TestKeys.Format1Ciphertext(TestKeys.New, TestKeys.RefreshToken, $"sessions/{TestKeys.SessionKey}/refresh_token");
 
         Assert.Equal(TestKeys.RefreshToken, TokenCiphertext.Open(key, legacy, TheContext));
         Assert.Equal(TestKeys.RefreshToken, TokenCiphertext.Open(key, legacy, TheContext with { Generation = 0, Provider = "x" }));
@@ -103,18 +103,6 @@ public sealed class TokenCiphertextTests
 
         // Same key, nonce and plaintext: under one AES key the keystreams would be equal.
         Assert.NotEqual(first.AsSpan(21, 8).ToArray(), second.AsSpan(21, 8).ToArray());
-    }
-
-    private static byte[] LegacyCiphertext(byte[] key, string plaintext, string purpose)
-    {
-        var plaintextBytes = Encoding.UTF8.GetBytes(plaintext);
-        var output = new byte[9 + 12 + plaintextBytes.Length + 16];
-        output[0] = 0x01;
-        Convert.FromHexString(TestKeys.IdOf(key)).CopyTo(output, 1);
-        RandomNumberGenerator.Fill(output.AsSpan(9, 12));
-        using var aes = new AesGcm(key, 16);
-        aes.Encrypt(output.AsSpan(9, 12), plaintextBytes, output.AsSpan(21, plaintextBytes.Length), output.AsSpan(^16), [.. output[..9], .. Encoding.UTF8.GetBytes(purpose)]);
-        return output;
     }
 
     private static byte[] Prefixed(string value)
